@@ -1,0 +1,230 @@
+#include "agent/counter_probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/types.h>
+#include <unistd.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "agent/privileges.h"
+#include "agent/tracefs.h"
+#include "bpf/counter.skel.h"
+#include "common/status_macros.h"
+
+namespace tally {
+namespace {
+
+struct SkelDeleter {
+  void operator()(counter_bpf* skel) const { counter_bpf__destroy(skel); }
+};
+using OwnedSkel = std::unique_ptr<counter_bpf, SkelDeleter>;
+
+constexpr size_t kVerifierLogSize = 256 * 1024;
+constexpr size_t kVerifierTailSize = 1500;
+
+bpf_program* ProgramFor(counter_bpf* skel, AttachKind kind) {
+  switch (kind) {
+    case AttachKind::kTracepoint:
+      return skel->progs.handle__tracepoint;
+    case AttachKind::kRawTracepoint:
+      return skel->progs.handle__raw_tp;
+    case AttachKind::kTpBtf:
+      return skel->progs.handle__tp_btf;
+    case AttachKind::kKprobe:
+      return skel->progs.handle__kprobe;
+    case AttachKind::kKretprobe:
+      return skel->progs.handle__kretprobe;
+    case AttachKind::kFentry:
+      return skel->progs.handle__fentry;
+    case AttachKind::kFexit:
+      return skel->progs.handle__fexit;
+    case AttachKind::kUprobe:
+      return skel->progs.handle__uprobe;
+    case AttachKind::kUretprobe:
+      return skel->progs.handle__uretprobe;
+  }
+  return nullptr;
+}
+
+// The end of the verifier log, starting at a line boundary: the rejection
+// reason is on the last lines.
+std::string LogTail(const std::string& log) {
+  std::string text(log.c_str());
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  if (text.size() <= kVerifierTailSize) return text;
+  size_t start = text.find('\n', text.size() - kVerifierTailSize);
+  return start == std::string::npos ? text.substr(text.size() - kVerifierTailSize)
+                                    : text.substr(start + 1);
+}
+
+absl::Status LoadError(const AttachPoint& point, int err,
+                       const std::string& log) {
+  std::string what =
+      absl::StrCat("loading the counter for ", point.ToSpec());
+  if (err == EPERM) return DeniedStatus(what, err);
+  std::string tail = LogTail(log);
+  if (!tail.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": the verifier rejected it (", ErrnoName(err),
+                     "); verifier log tail:\n", tail));
+  }
+  if (err == EACCES) return DeniedStatus(what, err);
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " failed: ", ErrnoName(err), " (", strerror(err), ")"));
+}
+
+absl::Status AttachError(const AttachPoint& point, int err) {
+  std::string spec = point.ToSpec();
+  if (err == EPERM || err == EACCES) {
+    return DeniedStatus(absl::StrCat("attaching ", spec), err);
+  }
+  if (err == ENOENT || err == ESRCH) {
+    switch (point.kind) {
+      case AttachKind::kTracepoint:
+        return absl::NotFoundError(absl::StrCat(
+            "tracepoint ", point.category, ":", point.target,
+            " does not exist on this kernel"));
+      case AttachKind::kRawTracepoint:
+      case AttachKind::kTpBtf:
+        return absl::NotFoundError(absl::StrCat(
+            "no tracepoint named ", point.target, " on this kernel (", spec,
+            ")"));
+      case AttachKind::kKprobe:
+      case AttachKind::kKretprobe:
+      case AttachKind::kFentry:
+      case AttachKind::kFexit:
+        return absl::NotFoundError(absl::StrCat(
+            "kernel function ", point.target,
+            " was not found or cannot be probed (", spec, ": ",
+            ErrnoName(err), ")"));
+      case AttachKind::kUprobe:
+      case AttachKind::kUretprobe:
+        return absl::NotFoundError(absl::StrCat("symbol ", point.target,
+                                                " was not found in ",
+                                                point.binary));
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "attaching ", spec, " failed: ", ErrnoName(err), " (", strerror(err),
+      ")"));
+}
+
+absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
+  int fd = fcntl(bpf_map__fd(map), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("duplicating a map fd failed: ", ErrnoName(errno)));
+  }
+  return ScopedFd(fd);
+}
+
+absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
+                                 const CounterOptions& options) {
+  bpf_link* link = nullptr;
+  switch (point.kind) {
+    case AttachKind::kTracepoint:
+      link = bpf_program__attach_tracepoint(prog, point.category.c_str(),
+                                            point.target.c_str());
+      break;
+    case AttachKind::kRawTracepoint:
+      link = bpf_program__attach_raw_tracepoint(prog, point.target.c_str());
+      break;
+    case AttachKind::kTpBtf:
+    case AttachKind::kFentry:
+    case AttachKind::kFexit:
+      link = bpf_program__attach(prog);
+      break;
+    case AttachKind::kKprobe:
+    case AttachKind::kKretprobe:
+      link = bpf_program__attach_kprobe(
+          prog, point.kind == AttachKind::kKretprobe, point.target.c_str());
+      break;
+    case AttachKind::kUprobe:
+    case AttachKind::kUretprobe: {
+      LIBBPF_OPTS(bpf_uprobe_opts, opts);
+      opts.func_name = point.target.c_str();
+      opts.retprobe = point.kind == AttachKind::kUretprobe;
+      // With a tgid filter only that process needs the breakpoint.
+      pid_t pid = options.tgid != 0 ? static_cast<pid_t>(options.tgid) : -1;
+      link = bpf_program__attach_uprobe_opts(prog, pid, point.binary.c_str(),
+                                             0, &opts);
+      break;
+    }
+  }
+  if (link == nullptr) return AttachError(point, errno);
+  return OwnedLink(link);
+}
+
+}  // namespace
+
+CounterProbe::CounterProbe(AttachPoint point, CounterOptions options,
+                           OwnedLink link, CounterReader reader)
+    : point_(std::move(point)),
+      options_(options),
+      link_(std::move(link)),
+      reader_(std::move(reader)) {}
+
+absl::StatusOr<std::unique_ptr<CounterProbe>> CounterProbe::Create(
+    const AttachPoint& point, const CounterOptions& options) {
+  if (options.group_by != GroupBy::kNone && options.max_keys == 0) {
+    return absl::InvalidArgumentError("max_keys must be at least 1 when grouping");
+  }
+  if (point.kind == AttachKind::kTracepoint) {
+    RETURN_IF_ERROR(EnsureTracefs().status());
+  }
+  if ((point.kind == AttachKind::kUprobe ||
+       point.kind == AttachKind::kUretprobe) &&
+      point.binary.find('/') != std::string::npos &&
+      access(point.binary.c_str(), F_OK) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("binary ", point.binary, " does not exist (",
+                     point.ToSpec(), ")"));
+  }
+
+  OwnedSkel skel(counter_bpf__open());
+  if (skel == nullptr) {
+    return absl::InternalError(absl::StrCat(
+        "opening the embedded BPF object failed: ", ErrnoName(errno)));
+  }
+  bpf_program* prog = ProgramFor(skel.get(), point.kind);
+  bpf_program__set_autoload(prog, true);
+  std::string log(kVerifierLogSize, '\0');
+  bpf_program__set_log_buf(prog, log.data(), log.size());
+
+  skel->rodata->targ_tgid = options.tgid;
+  skel->rodata->targ_cgroup_id = options.cgroup_id;
+  skel->rodata->group_by = static_cast<__u32>(options.group_by);
+  // Without grouping the key map is never touched; keep it minimal.
+  uint32_t max_keys = options.group_by == GroupBy::kNone ? 1 : options.max_keys;
+  if (int err = bpf_map__set_max_entries(skel->maps.keys, max_keys); err) {
+    return absl::InternalError(
+        absl::StrCat("sizing the key map failed: ", ErrnoName(-err)));
+  }
+
+  if (point.kind == AttachKind::kTpBtf || point.kind == AttachKind::kFentry ||
+      point.kind == AttachKind::kFexit) {
+    if (int err = bpf_program__set_attach_target(prog, 0, point.target.c_str());
+        err) {
+      return AttachError(point, -err);
+    }
+  }
+
+  if (int err = counter_bpf__load(skel.get()); err) {
+    return LoadError(point, -err, log);
+  }
+  ASSIGN_OR_RETURN(OwnedLink link, Attach(prog, point, options));
+  ASSIGN_OR_RETURN(ScopedFd totals, DupMapFd(skel->maps.totals));
+  ASSIGN_OR_RETURN(ScopedFd keys, DupMapFd(skel->maps.keys));
+  // The skeleton goes here; the link holds the program, the fds the maps.
+  return std::unique_ptr<CounterProbe>(new CounterProbe(
+      point, options, std::move(link),
+      CounterReader(std::move(totals), std::move(keys), options.group_by)));
+}
+
+}  // namespace tally

@@ -1,0 +1,38 @@
+// What the agent needs from the kernel's permission model, and errors that
+// say which capability is missing.
+#ifndef TALLY_AGENT_PRIVILEGES_H_
+#define TALLY_AGENT_PRIVILEGES_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace tally {
+
+// Effective capabilities relevant to loading and attaching tracing programs.
+struct Privileges {
+  bool cap_sys_admin = false;
+  bool cap_bpf = false;
+  bool cap_perfmon = false;
+  bool cap_sys_resource = false;
+};
+
+Privileges CurrentPrivileges();
+
+// Empty when `p` suffices to load and attach tracing programs on this kernel
+// (CAP_BPF + CAP_PERFMON since Linux 5.8, CAP_SYS_ADMIN before); otherwise
+// the missing capabilities, e.g. "CAP_PERFMON".
+std::string MissingBpfCapabilities(const Privileges& p);
+
+// Symbolic errno name ("ENOENT") for messages people search for.
+std::string ErrnoName(int err);
+
+// The status for a failed privileged operation: PERMISSION_DENIED naming the
+// missing capabilities when some are missing; otherwise FAILED_PRECONDITION,
+// since the kernel itself refused (lockdown, an LSM, or a missing feature).
+absl::Status DeniedStatus(absl::string_view action, int err);
+
+}  // namespace tally
+
+#endif  // TALLY_AGENT_PRIVILEGES_H_
