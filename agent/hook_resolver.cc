@@ -26,9 +26,12 @@ absl::StatusOr<ResolvedHook> ResolveSyscall(const std::string& name,
   std::vector<std::string> skipped;
   bool exists = false;
 
+  // The probe's own reason, without Check()'s list of working kinds.
   auto skip_reason = [&](AttachKind kind) {
-    absl::Status s = features.Check(kind);
-    return absl::StrCat(AttachKindName(kind), ": ", s.message());
+    auto it = features.kinds.find(kind);
+    absl::string_view why =
+        it == features.kinds.end() ? "not probed" : it->second.message();
+    return absl::StrCat(AttachKindName(kind), " unavailable (", why, ")");
   };
 
   if (absl::Status s = features.Check(AttachKind::kFentry); !s.ok()) {
