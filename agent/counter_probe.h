@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "agent/counter_reader.h"
 #include "agent/hook_spec.h"
+#include "agent/probe_counter.h"
 
 namespace tally {
 
@@ -32,7 +33,7 @@ struct LinkDeleter {
 };
 using OwnedLink = std::unique_ptr<bpf_link, LinkDeleter>;
 
-class CounterProbe {
+class CounterProbe : public ProbeCounter {
  public:
   // Attaches to `point` as given: no feature checks (see hook_resolver.h).
   // NOT_FOUND for a missing event, function, binary or symbol;
@@ -46,7 +47,7 @@ class CounterProbe {
 
   const AttachPoint& point() const { return point_; }
   const CounterOptions& options() const { return options_; }
-  absl::StatusOr<CounterSnapshot> Read(size_t top_n) const {
+  absl::StatusOr<CounterSnapshot> Read(size_t top_n) const override {
     return reader_.Read(top_n);
   }
   bpf_link* link() const { return link_.get(); }

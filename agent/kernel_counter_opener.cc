@@ -1,0 +1,24 @@
+#include "agent/kernel_counter_opener.h"
+
+#include <memory>
+#include <utility>
+
+#include "agent/counter_probe.h"
+#include "agent/hook_resolver.h"
+#include "common/status_macros.h"
+
+namespace tally {
+
+CounterOpener KernelCounterOpener(const KernelFeatures* features) {
+  return [features](const HookSpec& hook,
+                    const CounterOptions& options) -> absl::StatusOr<OpenedCounter> {
+    std::unique_ptr<KernelSymbols> symbols = NewKernelSymbols();
+    ASSIGN_OR_RETURN(ResolvedHook resolved,
+                     ResolveHook(hook, *features, *symbols));
+    ASSIGN_OR_RETURN(std::unique_ptr<CounterProbe> probe,
+                     CounterProbe::Create(resolved.point, options));
+    return OpenedCounter{std::move(probe), resolved.point, resolved.note};
+  };
+}
+
+}  // namespace tally
