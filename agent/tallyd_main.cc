@@ -189,8 +189,14 @@ int Run() {
   server->GetHealthCheckService()->SetServingStatus(false);
   manager.Shutdown();   // refuse starts; final updates; detach every probe
   sampler.CloseAll();   // end streams once their final updates are out
-  server->Shutdown(absl::ToChronoTime(absl::Now() +
-                                      absl::GetFlag(FLAGS_shutdown_grace)));
+  // Readers drain their final updates within the grace period; a stalled one
+  // is cut when it ends. gRPC's own Shutdown would also wait that long for
+  // every idle client connection, so it gets only a short deadline after.
+  const absl::Time grace_end = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
+  while (sampler.watcher_count() > 0 && absl::Now() < grace_end) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
   server->Wait();
   if (IsUnixAddress(listen.address)) {
     unlink(UnixSocketPath(listen.address).c_str());

@@ -1,0 +1,138 @@
+#include "tests/testing/agent_process.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+
+namespace tally::testing {
+
+std::string RunfilePath(const std::string& relative) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir != nullptr) {
+    return absl::StrCat(srcdir, "/", workspace ? workspace : "tally", "/",
+                        relative);
+  }
+  return relative;
+}
+
+std::string MakeTempDir() {
+  char tmpl[] = "/tmp/tally-test-XXXXXX";
+  const char* dir = mkdtemp(tmpl);
+  return dir != nullptr ? dir : "/tmp";
+}
+
+absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(
+    Options options) {
+  std::unique_ptr<AgentProcess> agent(new AgentProcess());
+  agent->dir_ = MakeTempDir();
+  const std::string ready = agent->dir_ + "/ready";
+  std::vector<std::string> argv = options.wrapper;
+  argv.push_back(RunfilePath("agent/tallyd"));
+  if (options.unix_socket) {
+    argv.push_back(absl::StrCat("--listen=unix:", agent->dir_, "/tallyd.sock"));
+  }
+  argv.push_back("--ready_file=" + ready);
+  argv.push_back("--node_name=" + options.node_name);
+  for (const std::string& arg : options.args) argv.push_back(arg);
+
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    std::string log = agent->dir_ + "/tallyd.log";
+    FILE* f = freopen(log.c_str(), "w", stderr);
+    (void)f;
+    std::vector<char*> cargv;
+    for (std::string& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  agent->pid_ = pid;
+  if (!options.wait_ready) return agent;
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    std::ifstream in(ready);
+    std::string address;
+    if (in && std::getline(in, address) && !address.empty()) {
+      agent->address_ = address;
+      return agent;
+    }
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      agent->exited_ = true;
+      return absl::FailedPreconditionError(
+          absl::StrCat("tallyd exited before serving: ", agent->Log()));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("tallyd did not become ready in 30s: ", agent->Log()));
+}
+
+AgentProcess::~AgentProcess() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::shared_ptr<grpc::Channel> AgentProcess::NewChannel() const {
+  return grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+}
+
+std::unique_ptr<v1::Agent::Stub> AgentProcess::NewStub() const {
+  return v1::Agent::NewStub(NewChannel());
+}
+
+void AgentProcess::Signal(int signo) const {
+  if (pid_ > 0 && !exited_) kill(pid_, signo);
+}
+
+absl::StatusOr<int> AgentProcess::WaitExit(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return -WTERMSIG(status);
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError("tallyd did not exit in time");
+}
+
+std::string AgentProcess::Log() const {
+  std::ifstream in(dir_ + "/tallyd.log");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
+    absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+}  // namespace tally::testing
