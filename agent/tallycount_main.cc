@@ -17,7 +17,7 @@
 #include "absl/time/time.h"
 #include "agent/counter_probe.h"
 #include "agent/group_by.h"
-#include "agent/hook_resolver.h"
+#include "agent/kernel_counter_opener.h"
 #include "agent/kernel_features.h"
 #include "agent/libbpf_logging.h"
 #include "glog/logging.h"
@@ -50,22 +50,15 @@ int Run(const std::string& hook) {
   options.group_by = *group_by;
 
   KernelFeatures features = ProbeKernelFeatures();
-  std::unique_ptr<KernelSymbols> symbols = NewKernelSymbols();
-  absl::StatusOr<ResolvedHook> resolved = ResolveHook(*spec, features, *symbols);
-  if (!resolved.ok()) {
-    std::fprintf(stderr, "tallycount: %s\n",
-                 resolved.status().ToString().c_str());
-    return 1;
-  }
-  absl::StatusOr<std::unique_ptr<CounterProbe>> probe =
-      CounterProbe::Create(resolved->point, options);
+  absl::StatusOr<OpenedCounter> probe =
+      KernelCounterOpener(&features)(*spec, options);
   if (!probe.ok()) {
     std::fprintf(stderr, "tallycount: %s\n", probe.status().ToString().c_str());
     return 1;
   }
   std::printf("counting %s via %s%s%s on %s\n", hook.c_str(),
-              resolved->point.ToSpec().c_str(),
-              resolved->note.empty() ? "" : ": ", resolved->note.c_str(),
+              probe->attached.ToSpec().c_str(),
+              probe->note.empty() ? "" : ": ", probe->note.c_str(),
               features.release.c_str());
   std::fflush(stdout);
 
@@ -77,7 +70,7 @@ int Run(const std::string& hook) {
     absl::Time next = std::min(deadline, now + absl::GetFlag(FLAGS_interval));
     absl::SleepFor(next - now);
     absl::StatusOr<CounterSnapshot> snap =
-        (*probe)->Read(static_cast<size_t>(absl::GetFlag(FLAGS_top)));
+        probe->counter->Read(static_cast<size_t>(absl::GetFlag(FLAGS_top)));
     if (!snap.ok()) {
       std::fprintf(stderr, "tallycount: %s\n", snap.status().ToString().c_str());
       return 1;

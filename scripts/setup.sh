@@ -11,7 +11,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tests and demo
-  iproute2 libcap2-bin procps
+  iproute2 libcap2-bin procps openssl
 )
 
 missing=()
