@@ -139,6 +139,7 @@ grpc::ServerUnaryReactor* AgentService::StartProbe(
   absl::StatusOr<ProbeConfig> config = ValidateStart(*request);
   if (!config.ok()) return FinishNow(context, config.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  response->set_node(identity_.node);
   manager_->Start(*std::move(config),
                   [reactor, response](absl::StatusOr<StartResult> result) {
                     if (result.ok()) {
@@ -158,6 +159,7 @@ grpc::ServerUnaryReactor* AgentService::StopProbe(
                      absl::InvalidArgumentError("name of the probe to stop is empty"));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  response->set_node(identity_.node);
   manager_->Stop(request->name(),
                  [reactor, response](absl::StatusOr<ProbeInfo> info) {
                    if (info.ok()) ToProto(*info, response->mutable_probe());
@@ -171,6 +173,7 @@ grpc::ServerUnaryReactor* AgentService::ListProbes(
     const v1::ListProbesRequest* /*request*/,
     v1::ListProbesResponse* response) {
   // Map reads only (no load or unload): quick enough for a reaction.
+  response->set_node(identity_.node);
   for (const ProbeInfo& info : manager_->List()) {
     ToProto(info, response->add_probes());
   }

@@ -23,50 +23,56 @@ absl::StatusOr<ResolvedHook> ResolveSyscall(const std::string& name,
                                             KernelSymbols& symbols) {
   const std::string function = SyscallFunction(name);
   const std::string event = absl::StrCat("sys_enter_", name);
-  std::vector<std::string> skipped;
-  bool exists = false;
-
-  // The probe's own reason, without Check()'s list of working kinds.
-  auto skip_reason = [&](AttachKind kind) {
+  // Why each cheaper rung was passed over: short for the note that comes
+  // with success, detailed for the error when no rung works.
+  std::vector<std::string> passed, details;
+  auto unavailable = [&](AttachKind kind) {
+    passed.push_back(absl::StrCat(AttachKindName(kind), " unavailable here"));
     auto it = features.kinds.find(kind);
-    absl::string_view why =
-        it == features.kinds.end() ? "not probed" : it->second.message();
-    return absl::StrCat(AttachKindName(kind), " unavailable (", why, ")");
+    details.push_back(absl::StrCat(
+        AttachKindName(kind), ": ",
+        it == features.kinds.end() ? "not probed" : it->second.message()));
+  };
+  auto missing = [&](std::string why) {
+    passed.push_back(why);
+    details.push_back(std::move(why));
+  };
+  auto chose = [&](AttachKind kind) {
+    return absl::StrCat(AttachKindName(kind),
+                        passed.empty() ? "" : absl::StrCat(" (", absl::StrJoin(passed, "; "), ")"));
   };
 
   if (absl::Status s = features.Check(AttachKind::kFentry); !s.ok()) {
     if (absl::IsPermissionDenied(s)) return s;
-    skipped.push_back(skip_reason(AttachKind::kFentry));
+    unavailable(AttachKind::kFentry);
   } else if (symbols.HasBtfFunction(function)) {
     return ResolvedHook{{AttachKind::kFentry, "", function, ""},
-                        "fentry on the syscall function"};
+                        chose(AttachKind::kFentry)};
   } else {
-    skipped.push_back(absl::StrCat("fentry: no BTF function ", function));
+    missing(absl::StrCat("fentry: no BTF function ", function));
   }
 
   if (features.Check(AttachKind::kTracepoint).ok()) {
     if (symbols.HasTracepoint("syscalls", event)) {
-      return ResolvedHook{
-          {AttachKind::kTracepoint, "syscalls", event, ""},
-          absl::StrCat("tracepoint, since ", absl::StrJoin(skipped, "; "))};
+      return ResolvedHook{{AttachKind::kTracepoint, "syscalls", event, ""},
+                          chose(AttachKind::kTracepoint)};
     }
-    skipped.push_back(absl::StrCat("tracepoint: no syscalls:", event));
+    missing(absl::StrCat("tracepoint: no syscalls:", event));
   } else {
-    skipped.push_back(skip_reason(AttachKind::kTracepoint));
+    unavailable(AttachKind::kTracepoint);
   }
 
   // A kprobe needs the function in kallsyms, not BTF; BTF is still the best
   // cheap oracle for "this syscall exists", and fentry-less kernels have it.
-  exists = symbols.HasBtfFunction(function);
+  const bool exists = symbols.HasBtfFunction(function);
   if (features.Check(AttachKind::kKprobe).ok()) {
     if (exists) {
-      return ResolvedHook{
-          {AttachKind::kKprobe, "", function, ""},
-          absl::StrCat("kprobe, since ", absl::StrJoin(skipped, "; "))};
+      return ResolvedHook{{AttachKind::kKprobe, "", function, ""},
+                          chose(AttachKind::kKprobe)};
     }
-    skipped.push_back(absl::StrCat("kprobe: no kernel function ", function));
+    missing(absl::StrCat("kprobe: no kernel function ", function));
   } else {
-    skipped.push_back(skip_reason(AttachKind::kKprobe));
+    unavailable(AttachKind::kKprobe);
   }
 
   if (!exists && !symbols.HasTracepoint("syscalls", event)) {
@@ -76,7 +82,7 @@ absl::StatusOr<ResolvedHook> ResolveSyscall(const std::string& name,
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "no mechanism on this kernel can count syscall:", name, ": ",
-      absl::StrJoin(skipped, "; ")));
+      absl::StrJoin(details, "; ")));
 }
 
 }  // namespace

@@ -33,8 +33,8 @@ std::string SyscallFunction(absl::string_view name);
 
 struct ResolvedHook {
   AttachPoint point;
-  // Why this mechanism, for the syscall alias ("fentry: not supported by this
-  // kernel ...; using tracepoint"); empty otherwise.
+  // For the syscall alias, the mechanism and why cheaper ones were passed
+  // over, e.g. "tracepoint (fentry unavailable here)"; empty otherwise.
   std::string note;
 };
 

@@ -1,0 +1,54 @@
+// tallyctl info: agent version, kernel and which attach kinds work, per node.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/command.h"
+#include "tally/v1/cli_output.pb.h"
+
+namespace tally::cli {
+
+int RunInfo(const CommandContext& ctx, const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {});
+  if (!parsed.ok()) return UsageError(ctx, "info", std::string(parsed.status().message()));
+  if (!parsed->positional.empty()) {
+    return UsageError(ctx, "info", "takes no arguments");
+  }
+  std::vector<v1::GetInfoResponse> infos(ctx.targets.size());
+  std::vector<AgentOutcome> outcomes =
+      FanOut(ctx.targets, ctx.fanout, [&](size_t i, absl::Time deadline) {
+        AgentOutcome o = CallAgent(ctx, i, deadline, [&](auto& stub, auto* c) {
+          return stub.GetInfo(c, v1::GetInfoRequest(), &infos[i]);
+        });
+        o.node = infos[i].node();
+        return o;
+      });
+
+  std::string text;
+  Table table({"NODE", "AGENT", "VERSION", "KERNEL", "WORKS HERE"});
+  for (size_t i = 0; i < ctx.targets.size(); ++i) {
+    const v1::GetInfoResponse& info = infos[i];
+    if (ctx.output == OutputFormat::kJson) {
+      v1::AgentLine line;
+      line.set_agent(ctx.targets[i].label);
+      line.set_node(outcomes[i].node);
+      line.set_error(outcomes[i].error);
+      if (outcomes[i].ok) *line.mutable_info() = info;
+      absl::StrAppend(&text, JsonLine(line), "\n");
+      continue;
+    }
+    if (!outcomes[i].ok) {
+      table.AddRow({outcomes[i].node, ctx.targets[i].label, "-", "-",
+                    outcomes[i].error});
+      continue;
+    }
+    std::vector<std::string> kinds;
+    for (const auto& k : info.attach_kinds()) {
+      if (k.supported()) kinds.push_back(k.kind());
+    }
+    table.AddRow({info.node(), ctx.targets[i].label, info.agent_version(),
+                  info.kernel_release(), absl::StrJoin(kinds, ",")});
+  }
+  if (ctx.output == OutputFormat::kTable) text = table.Render();
+  return Finish(ctx, text, outcomes);
+}
+
+}  // namespace tally::cli

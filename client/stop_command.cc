@@ -1,0 +1,56 @@
+// tallyctl stop NAME: detach a probe on every agent.
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/agent_service.h"
+#include "client/command.h"
+#include "client/probe_format.h"
+#include "tally/v1/cli_output.pb.h"
+
+namespace tally::cli {
+
+int RunStop(const CommandContext& ctx, const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {});
+  if (!parsed.ok()) return UsageError(ctx, "stop", std::string(parsed.status().message()));
+  if (parsed->positional.size() != 1) {
+    return UsageError(ctx, "stop", "expected exactly one probe NAME");
+  }
+  if (absl::Status s = ValidateProbeName(parsed->positional[0]); !s.ok()) {
+    return UsageError(ctx, "stop", std::string(s.message()));
+  }
+  v1::StopProbeRequest request;
+  request.set_name(parsed->positional[0]);
+
+  std::vector<v1::StopProbeResponse> responses(ctx.targets.size());
+  std::vector<AgentOutcome> outcomes =
+      FanOut(ctx.targets, ctx.fanout, [&](size_t i, absl::Time deadline) {
+        AgentOutcome o = CallAgent(ctx, i, deadline, [&](auto& stub, auto* c) {
+          return stub.StopProbe(c, request, &responses[i]);
+        });
+        o.node = responses[i].node();
+        return o;
+      });
+
+  std::string text;
+  Table table(ProbeHeader());
+  for (size_t i = 0; i < ctx.targets.size(); ++i) {
+    if (ctx.output == OutputFormat::kJson) {
+      v1::AgentLine line;
+      line.set_agent(ctx.targets[i].label);
+      line.set_node(outcomes[i].node);
+      line.set_error(outcomes[i].error);
+      if (outcomes[i].ok) *line.mutable_probe() = responses[i].probe();
+      absl::StrAppend(&text, JsonLine(line), "\n");
+      continue;
+    }
+    if (!outcomes[i].ok) {
+      table.AddRow({outcomes[i].node, request.name(), "-", "-", "-", "-", "-",
+                    outcomes[i].error});
+      continue;
+    }
+    table.AddRow(ProbeRow(responses[i].node(), responses[i].probe(), absl::Now()));
+  }
+  if (ctx.output == OutputFormat::kTable) text = table.Render();
+  return Finish(ctx, text, outcomes);
+}
+
+}  // namespace tally::cli

@@ -1,0 +1,47 @@
+// tallyctl watch [NAME...]: live merged counts from every agent.
+#include <atomic>
+#include <csignal>
+
+#include "client/command.h"
+#include "client/fleet_watch.h"
+
+namespace tally::cli {
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+const std::vector<OptionSpec> kOptions = {
+    {"interval"}, {"top"}, {"for"},
+};
+
+}  // namespace
+
+int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, kOptions);
+  if (!parsed.ok()) return UsageError(ctx, "watch", std::string(parsed.status().message()));
+  WatchOptions options;
+  options.probes = parsed->positional;
+  absl::StatusOr<absl::Duration> interval =
+      parsed->GetDuration("interval", absl::Seconds(1));
+  absl::StatusOr<uint64_t> top = parsed->GetUint("top", 0, 100);
+  absl::StatusOr<absl::Duration> duration =
+      parsed->GetDuration("for", absl::InfiniteDuration());
+  for (const absl::Status& s : {interval.status(), top.status(), duration.status()}) {
+    if (!s.ok()) return UsageError(ctx, "watch", std::string(s.message()));
+  }
+  options.interval = *interval;
+  options.top_n = static_cast<uint32_t>(*top);
+  options.duration = *duration;
+
+  // Programs reading a pipe get JSON lines unless they ask for the table.
+  CommandContext watch_ctx = ctx;
+  if (!ctx.output_given && !ctx.stdout_is_tty) watch_ctx.output = OutputFormat::kJson;
+  options.live = ctx.stdout_is_tty && watch_ctx.output == OutputFormat::kTable;
+
+  std::signal(SIGINT, [](int) { interrupted = true; });
+  std::signal(SIGTERM, [](int) { interrupted = true; });
+  FleetWatch watch(watch_ctx, options);
+  return watch.Run(interrupted);
+}
+
+}  // namespace tally::cli
