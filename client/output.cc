@@ -54,9 +54,11 @@ std::string Table::Render() const {
 }
 
 std::string HumanCount(double value) {
-  if (value < 10000) return absl::StrFormat("%.0f", value);
-  if (value < 1e6) return absl::StrFormat("%.1fk", value / 1e3);
-  if (value < 1e9) return absl::StrFormat("%.1fM", value / 1e6);
+  // Thresholds sit where rounding would carry into the next unit, so
+  // 999999 prints "1.0M", not "1000.0k".
+  if (value < 9999.5) return absl::StrFormat("%.0f", value);
+  if (value < 999950) return absl::StrFormat("%.1fk", value / 1e3);
+  if (value < 999950000) return absl::StrFormat("%.1fM", value / 1e6);
   return absl::StrFormat("%.1fG", value / 1e9);
 }
 

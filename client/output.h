@@ -12,8 +12,9 @@ namespace tally::cli {
 
 enum class OutputFormat { kTable, kJson };
 
-// One line of protobuf's JSON mapping: proto field names, every field
-// present (a stable shape for readers), no trailing newline.
+// One line of protobuf's JSON mapping: proto field names, every scalar and
+// repeated field present even when zero (a stable shape for readers); unset
+// sub-messages are left out. No trailing newline.
 std::string JsonLine(const google::protobuf::Message& message);
 
 class Table {
@@ -22,7 +23,7 @@ class Table {
   void AddRow(std::vector<std::string> row);
   // Columns padded to their widest cell; the last column is not padded.
   std::string Render() const;
-  bool empty() const { return rows_.empty(); }
+  bool empty() const { return rows_.size() <= 1; }
 
  private:
   std::vector<std::vector<std::string>> rows_;  // rows_[0] is the header

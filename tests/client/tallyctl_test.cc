@@ -1,0 +1,318 @@
+// End to end: the real tallyctl binary against real tallyd processes, each
+// in its own network namespace with its own address, over mutual TLS.
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tally/v1/cli_output.pb.h"
+#include "tests/testing/agent_process.h"
+#include "tests/testing/bpf_test_env.h"
+#include "tests/testing/netns_fleet.h"
+#include "tests/testing/subprocess.h"
+
+namespace tally {
+namespace {
+
+using ::tally::testing::Child;
+using ::tally::testing::NetnsFleet;
+using ::tally::testing::RunfilePath;
+using ::tally::testing::RunResult;
+using ::testing::HasSubstr;
+
+constexpr int kAgents = 3;
+constexpr uint64_t kEvents = 300;
+constexpr char kFleetName[] = "tally-agents.test";
+
+void CallGetppid(uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) syscall(SYS_getppid);
+}
+
+template <typename T>
+T ParseJson(const std::string& line) {
+  T message;
+  auto status = google::protobuf::util::JsonStringToMessage(line, &message);
+  EXPECT_TRUE(status.ok()) << status.ToString() << " in " << line;
+  return message;
+}
+
+class TallyctlFleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TALLY_REQUIRE_BPF();
+    if (system("command -v ip >/dev/null") != 0) {
+      GTEST_SKIP() << "skipped: iproute2's ip is not installed";
+    }
+    pki_ = ::tally::testing::MakeTempDir();
+    auto fleet = NetnsFleet::Create(kAgents);
+    ASSERT_TRUE(fleet.ok()) << fleet.status();
+    fleet_ = *std::move(fleet);
+    std::string names = kFleetName;
+    for (int i = 0; i < kAgents; ++i) {
+      absl::StrAppend(&names, " ", fleet_->address(i));
+    }
+    ASSERT_EQ(system(absl::StrCat(RunfilePath("scripts/gen-certs.sh"), " ",
+                                  pki_, " ", names, " >/dev/null")
+                         .c_str()),
+              0);
+    for (int i = 0; i < kAgents; ++i) {
+      absl::Status s = fleet_->StartAgent(i, pki_);
+      ASSERT_TRUE(s.ok()) << s;
+    }
+  }
+
+  void TearDown() override {
+    fleet_.reset();
+    if (!pki_.empty()) system(("rm -rf " + pki_).c_str());
+  }
+
+  std::string Agents() const {
+    std::vector<std::string> endpoints;
+    for (int i = 0; i < kAgents; ++i) endpoints.push_back(fleet_->endpoint(i));
+    return absl::StrJoin(endpoints, ",");
+  }
+
+  std::vector<std::string> Tallyctl(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {
+        RunfilePath("client/tallyctl"), "--tls-ca=" + pki_ + "/ca.pem",
+        "--tls-cert=" + pki_ + "/client.pem",
+        "--tls-key=" + pki_ + "/client.key", "--timeout=5s"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  RunResult Ctl(std::vector<std::string> args) const {
+    return ::tally::testing::Run(Tallyctl(std::move(args)));
+  }
+
+  std::vector<v1::AgentLine> Lines(const std::string& out) {
+    std::vector<v1::AgentLine> lines;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) lines.push_back(ParseJson<v1::AgentLine>(line));
+    }
+    return lines;
+  }
+
+  std::string pki_;
+  std::unique_ptr<NetnsFleet> fleet_;
+};
+
+// Reads watch lines until a FLEET line for `probe` reaches `want` (bounded),
+// checking that fleet totals never go backwards. Returns the last total.
+uint64_t WatchUntil(Child& watch, const std::string& probe, uint64_t want,
+                    uint64_t* last_fleet_total, std::vector<v1::WatchLine>* seen) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (true) {
+    std::optional<std::string> line = watch.ReadLine(deadline);
+    if (!line) break;
+    v1::WatchLine w = ParseJson<v1::WatchLine>(*line);
+    seen->push_back(w);
+    if (w.kind() != v1::WatchLine::FLEET || w.probe() != probe) continue;
+    EXPECT_GE(w.total(), *last_fleet_total) << "fleet total went backwards";
+    *last_fleet_total = w.total();
+    if (w.total() >= want) break;
+  }
+  return *last_fleet_total;
+}
+
+bool Saw(const std::vector<v1::WatchLine>& lines, v1::WatchLine::Kind kind,
+         const std::string& agent) {
+  for (const auto& l : lines) {
+    if (l.kind() == kind && l.agent() == agent) return true;
+  }
+  return false;
+}
+
+TEST_F(TallyctlFleetTest, StartWatchKillRestartStopAcrossTheFleet) {
+  const std::string pid = absl::StrCat(getpid());
+  RunResult info = Ctl({"--agents", Agents(), "info"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  for (int i = 0; i < kAgents; ++i) {
+    EXPECT_THAT(info.out, HasSubstr(absl::StrCat("node-", i)));
+  }
+  EXPECT_THAT(info.err, HasSubstr("3/3 agents ok"));
+
+  RunResult start = Ctl({"--agents", Agents(), "--output", "json", "start",
+                         "tracepoint:syscalls:sys_enter_getppid", "--name",
+                         "fleet", "--pid", pid});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  std::vector<v1::AgentLine> started = Lines(start.out);
+  ASSERT_EQ(started.size(), static_cast<size_t>(kAgents));
+  for (int i = 0; i < kAgents; ++i) {
+    EXPECT_EQ(started[i].agent(), fleet_->endpoint(i));  // stable order
+    EXPECT_EQ(started[i].node(), absl::StrCat("node-", i));
+    EXPECT_TRUE(started[i].created());
+    EXPECT_EQ(started[i].probe().mechanism(), "tracepoint");
+    EXPECT_EQ(started[i].error(), "");
+  }
+
+  Child watch(Tallyctl({"--agents", Agents(), "watch", "fleet", "--interval",
+                        "200ms"}));  // stdout is a pipe: JSON lines
+  std::vector<v1::WatchLine> seen;
+  uint64_t fleet_total = 0;
+  WatchUntil(watch, "fleet", 0, &fleet_total, &seen);
+  // Every agent counts this process's calls: the fleet sees agents x N.
+  CallGetppid(kEvents);
+  EXPECT_EQ(WatchUntil(watch, "fleet", kAgents * kEvents, &fleet_total, &seen),
+            kAgents * kEvents);
+
+  RunResult list = Ctl({"--agents", Agents(), "--output", "json", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::vector<v1::AgentLine> listed = Lines(list.out);
+  ASSERT_EQ(listed.size(), static_cast<size_t>(kAgents));
+  for (const v1::AgentLine& l : listed) {
+    EXPECT_EQ(l.probe().name(), "fleet");
+    EXPECT_EQ(l.probe().total(), kEvents);
+  }
+
+  // One agent dies: the others keep streaming; it is reported down.
+  fleet_->KillAgent(2);
+  CallGetppid(kEvents);
+  // Node 2's count stays in the fleet total: N + 2N + 2N.
+  EXPECT_EQ(WatchUntil(watch, "fleet", 5 * kEvents, &fleet_total, &seen),
+            5 * kEvents);
+  const absl::Time down_deadline = absl::Now() + absl::Seconds(30);
+  while (!Saw(seen, v1::WatchLine::AGENT_DOWN, fleet_->endpoint(2)) &&
+         absl::Now() < down_deadline) {
+    if (auto line = watch.ReadLine(down_deadline)) {
+      seen.push_back(ParseJson<v1::WatchLine>(*line));
+    }
+  }
+  EXPECT_TRUE(Saw(seen, v1::WatchLine::AGENT_DOWN, fleet_->endpoint(2)));
+
+  RunResult partial = Ctl({"--agents", Agents(), "list"});
+  EXPECT_EQ(partial.exit_code, 2);
+  EXPECT_THAT(partial.err, HasSubstr("2/3 agents ok; " + fleet_->endpoint(2) +
+                                     ": UNAVAILABLE"));
+
+  // Back again: the watch reconnects; the probe is started anew there
+  // (idempotent on the others) and the fleet total carries on from 5N.
+  ASSERT_TRUE(fleet_->StartAgent(2, pki_).ok());
+  RunResult restart = Ctl({"--agents", Agents(), "--output", "json", "start",
+                           "tracepoint:syscalls:sys_enter_getppid", "--name",
+                           "fleet", "--pid", pid});
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  std::vector<v1::AgentLine> restarted = Lines(restart.out);
+  ASSERT_EQ(restarted.size(), static_cast<size_t>(kAgents));
+  EXPECT_FALSE(restarted[0].created());
+  EXPECT_TRUE(restarted[2].created());
+  seen.clear();
+  WatchUntil(watch, "fleet", 5 * kEvents, &fleet_total, &seen);
+  const absl::Time up_deadline = absl::Now() + absl::Seconds(30);
+  while (!Saw(seen, v1::WatchLine::AGENT_UP, fleet_->endpoint(2)) &&
+         absl::Now() < up_deadline) {
+    if (auto line = watch.ReadLine(up_deadline)) {
+      seen.push_back(ParseJson<v1::WatchLine>(*line));
+    }
+  }
+  ASSERT_TRUE(Saw(seen, v1::WatchLine::AGENT_UP, fleet_->endpoint(2)));
+  CallGetppid(kEvents);
+  // 3N (node 0) + 3N (node 1) + N before the restart + N after.
+  EXPECT_EQ(WatchUntil(watch, "fleet", 8 * kEvents, &fleet_total, &seen),
+            8 * kEvents);
+
+  RunResult stop = Ctl({"--agents", Agents(), "--output", "json", "stop",
+                        "fleet"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  std::vector<v1::AgentLine> stopped = Lines(stop.out);
+  ASSERT_EQ(stopped.size(), static_cast<size_t>(kAgents));
+  EXPECT_EQ(stopped[0].probe().total(), 3 * kEvents);
+  EXPECT_EQ(stopped[2].probe().total(), kEvents);
+  EXPECT_EQ(stopped[0].probe().state(), v1::PROBE_STATE_STOPPED);
+  RunResult empty = Ctl({"--agents", Agents(), "--output", "json", "list"});
+  EXPECT_EQ(empty.exit_code, 0);
+  EXPECT_TRUE(Lines(empty.out).empty()) << empty.out;
+
+  watch.Signal(SIGINT);
+  EXPECT_EQ(watch.Wait(absl::Seconds(20)), 0) << watch.Stderr();
+  EXPECT_THAT(watch.Stderr(), HasSubstr("3/3 agents ok"));
+}
+
+TEST_F(TallyctlFleetTest, DnsNameReachesEveryAgent) {
+  // A private /etc/hosts (in a mount namespace of tallyctl's own) maps one
+  // name to every agent address, as a headless Service's DNS record does.
+  std::string hosts = pki_ + "/hosts";
+  {
+    std::ofstream out(hosts);
+    for (int i = 0; i < kAgents; ++i) {
+      out << fleet_->address(i) << " " << kFleetName << "\n";
+    }
+  }
+  std::vector<std::string> ctl = Tallyctl(
+      {"--agents", absl::StrCat("dns:", kFleetName, ":", NetnsFleet::kPort),
+       "--output", "json", "info"});
+  std::string command = absl::StrCat("mount --bind ", hosts, " /etc/hosts && exec");
+  for (const std::string& a : ctl) absl::StrAppend(&command, " '", a, "'");
+  RunResult r = ::tally::testing::Run({"unshare", "--mount", "sh", "-c", command});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> nodes, agents;
+  for (const v1::AgentLine& l : Lines(r.out)) {
+    nodes.insert(l.node());
+    agents.insert(l.agent());
+    EXPECT_EQ(l.error(), "");
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"node-0", "node-1", "node-2"}));
+  EXPECT_EQ(agents.size(), static_cast<size_t>(kAgents));
+  EXPECT_THAT(r.err, HasSubstr("3/3 agents ok"));
+}
+
+TEST_F(TallyctlFleetTest, BadInputGetsAClearMessageAndExitStatus) {
+  RunResult unknown = Ctl({"--agents", Agents(), "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command 'frobnicate'"));
+
+  RunResult bad_hook = Ctl({"--agents", Agents(), "start", "bogus:thing"});
+  EXPECT_EQ(bad_hook.exit_code, 1);
+  EXPECT_THAT(bad_hook.err, HasSubstr("unknown probe type 'bogus'"));
+
+  // Syntax is fine, the kernel says no: every agent fails the same way.
+  RunResult missing = Ctl({"--agents", Agents(), "start",
+                           "tracepoint:sched:no_such_event"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("0/3 agents ok"));
+  EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND"));
+
+  RunResult unreachable = Ctl({"--agents", "unix:/nonexistent/tally.sock",
+                               "list"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_THAT(unreachable.err, HasSubstr("0/1 agents ok"));
+  EXPECT_THAT(unreachable.err, HasSubstr("UNAVAILABLE"));
+
+  RunResult mixed = Ctl({"--agents",
+                         Agents() + ",unix:/nonexistent/tally.sock", "info"});
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_THAT(mixed.err, HasSubstr("3/4 agents ok; unix:/nonexistent/tally.sock: UNAVAILABLE"));
+
+  std::string file = pki_ + "/agents.txt";
+  {
+    std::ofstream out(file);
+    out << "# the fleet\n" << fleet_->endpoint(0) << "\n\nthis is not an agent\n";
+  }
+  RunResult garbage = Ctl({"--agents", "@" + file, "list"});
+  EXPECT_EQ(garbage.exit_code, 1);
+  EXPECT_THAT(garbage.err, HasSubstr(file + ":4: 'this is not an agent'"));
+
+  RunResult bad_option = Ctl({"--agents", Agents(), "start", "syscall:read",
+                              "--group-by", "colour"});
+  EXPECT_EQ(bad_option.exit_code, 1);
+  EXPECT_THAT(bad_option.err, HasSubstr("unknown grouping 'colour'"));
+}
+
+}  // namespace
+}  // namespace tally
