@@ -45,11 +45,17 @@ absl::StatusOr<ResolvedHook> ResolveSyscall(const std::string& name,
   if (absl::Status s = features.Check(AttachKind::kFentry); !s.ok()) {
     if (absl::IsPermissionDenied(s)) return s;
     unavailable(AttachKind::kFentry);
-  } else if (symbols.HasBtfFunction(function)) {
-    return ResolvedHook{{AttachKind::kFentry, "", function, ""},
-                        chose(AttachKind::kFentry)};
   } else {
-    missing(absl::StrCat("fentry: no BTF function ", function));
+    // The wrapper is the one entry point; argument-less syscalls' wrappers
+    // often lack BTF while their out-of-line body __do_sys_NAME has it.
+    for (const std::string& fn : {function, absl::StrCat("__do_sys_", name)}) {
+      if (symbols.HasBtfFunction(fn)) {
+        return ResolvedHook{{AttachKind::kFentry, "", fn, ""},
+                            chose(AttachKind::kFentry)};
+      }
+    }
+    missing(absl::StrCat("fentry: no BTF function ", function, " or __do_sys_",
+                         name));
   }
 
   if (features.Check(AttachKind::kTracepoint).ok()) {
@@ -62,9 +68,7 @@ absl::StatusOr<ResolvedHook> ResolveSyscall(const std::string& name,
     unavailable(AttachKind::kTracepoint);
   }
 
-  // A kprobe needs the function in kallsyms, not BTF; BTF is still the best
-  // cheap oracle for "this syscall exists", and fentry-less kernels have it.
-  const bool exists = symbols.HasBtfFunction(function);
+  const bool exists = symbols.HasKallsym(function);
   if (features.Check(AttachKind::kKprobe).ok()) {
     if (exists) {
       return ResolvedHook{{AttachKind::kKprobe, "", function, ""},

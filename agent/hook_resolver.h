@@ -22,6 +22,8 @@ class KernelSymbols {
                              absl::string_view name) = 0;
   // Whether the kernel's BTF has a function NAME (fentry/fexit targets).
   virtual bool HasBtfFunction(absl::string_view name) = 0;
+  // Whether /proc/kallsyms lists a function NAME (kprobe targets).
+  virtual bool HasKallsym(absl::string_view name) = 0;
 };
 
 // The real kernel: tracefs and /sys/kernel/btf/vmlinux.
@@ -41,8 +43,10 @@ struct ResolvedHook {
 // FAILED_PRECONDITION (or PERMISSION_DENIED) when the kernel lacks the
 // mechanism; NOT_FOUND for an unknown syscall or tracepoint.
 //
-// syscall:NAME tries, in order of cost: fentry on the syscall function, the
-// syscalls:sys_enter_NAME tracepoint, a kprobe on the syscall function.
+// syscall:NAME tries, in order of cost: fentry on the syscall function (the
+// arch wrapper, or __do_sys_NAME where the wrapper has no BTF, as for
+// argument-less syscalls on Debian kernels), the syscalls:sys_enter_NAME
+// tracepoint, a kprobe on the arch wrapper.
 absl::StatusOr<ResolvedHook> ResolveHook(const HookSpec& spec,
                                          const KernelFeatures& features,
                                          KernelSymbols& symbols);

@@ -3,6 +3,7 @@
 #include <bpf/btf.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,17 @@ bool SystemKernelSymbols::HasBtfFunction(absl::string_view name) {
   if (vmlinux == nullptr) return false;
   return btf__find_by_name_kind(vmlinux.get(), std::string(name).c_str(),
                                 BTF_KIND_FUNC) >= 0;
+}
+
+bool SystemKernelSymbols::HasKallsym(absl::string_view name) {
+  std::ifstream in("/proc/kallsyms");
+  std::string address, type, symbol;
+  // Lines are "ADDRESS TYPE NAME [MODULE]".
+  while (in >> address >> type >> symbol) {
+    if (symbol == name) return true;
+    in.ignore(1 << 16, '\n');
+  }
+  return false;
 }
 
 }  // namespace tally

@@ -13,6 +13,8 @@ class SystemKernelSymbols : public KernelSymbols {
   // Parses vmlinux BTF per call rather than caching it: a few milliseconds
   // each time, against megabytes of resident memory kept forever.
   bool HasBtfFunction(absl::string_view name) override;
+  // Scans /proc/kallsyms (only the kprobe rung of syscall: needs it).
+  bool HasKallsym(absl::string_view name) override;
 };
 
 }  // namespace tally

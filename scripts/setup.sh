@@ -11,7 +11,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tests and demo
-  iproute2 libcap2-bin procps openssl
+  iproute2 libcap2-bin procps openssl util-linux
+  # kernel matrix: boot Debian kernels with an initramfs of the built binaries
+  qemu-system-x86 busybox-static cpio file
 )
 
 missing=()

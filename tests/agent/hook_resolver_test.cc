@@ -20,6 +20,7 @@ class FakeSymbols : public KernelSymbols {
  public:
   std::set<std::string> tracepoints;  // "cat:name"
   std::set<std::string> functions;
+  std::set<std::string> kallsyms;
 
   bool HasTracepoint(absl::string_view category,
                      absl::string_view name) override {
@@ -27,6 +28,9 @@ class FakeSymbols : public KernelSymbols {
   }
   bool HasBtfFunction(absl::string_view name) override {
     return functions.count(std::string(name)) > 0;
+  }
+  bool HasKallsym(absl::string_view name) override {
+    return kallsyms.count(std::string(name)) > 0;
   }
 };
 
@@ -51,6 +55,7 @@ class ResolverTest : public ::testing::Test {
     symbols_.tracepoints = {"syscalls:sys_enter_getppid",
                             "sched:sched_process_exec"};
     symbols_.functions = {SyscallFunction("getppid")};
+    symbols_.kallsyms = {SyscallFunction("getppid")};
   }
 
   absl::StatusOr<ResolvedHook> Resolve(const std::string& spec,
@@ -79,6 +84,15 @@ TEST_F(ResolverTest, SyscallFallsBackToTracepointWithoutFentry) {
   EXPECT_THAT(r->note, HasSubstr("fentry"));
 }
 
+TEST_F(ResolverTest, SyscallUsesDoSysWhenTheWrapperHasNoBtf) {
+  // Debian kernels: argument-less syscalls' wrappers lack BTF.
+  symbols_.functions = {"__do_sys_getppid"};
+  absl::StatusOr<ResolvedHook> r =
+      Resolve("syscall:getppid", Features(kEverything));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->point.ToSpec(), "fentry:__do_sys_getppid");
+}
+
 TEST_F(ResolverTest, SyscallFallsBackToTracepointWhenFunctionHasNoBtf) {
   symbols_.functions.clear();
   absl::StatusOr<ResolvedHook> r =
@@ -86,6 +100,15 @@ TEST_F(ResolverTest, SyscallFallsBackToTracepointWhenFunctionHasNoBtf) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->point.kind, AttachKind::kTracepoint);
   EXPECT_THAT(r->note, HasSubstr("no BTF function"));
+}
+
+TEST_F(ResolverTest, SyscallKprobeNeedsOnlyKallsyms) {
+  symbols_.functions.clear();
+  symbols_.tracepoints.clear();
+  absl::StatusOr<ResolvedHook> r =
+      Resolve("syscall:getppid", Features({AttachKind::kKprobe}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->point.ToSpec(), absl::StrCat("kprobe:", SyscallFunction("getppid")));
 }
 
 TEST_F(ResolverTest, SyscallFallsBackToKprobe) {
@@ -115,6 +138,7 @@ TEST_F(ResolverTest, SyscallWithNoMechanismIsFailedPrecondition) {
 }
 
 TEST_F(ResolverTest, UnknownSyscallIsNotFound) {
+  symbols_.kallsyms.clear();
   EXPECT_THAT(Resolve("syscall:nosuchcall", Features(kEverything)),
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("unknown syscall 'nosuchcall'")));

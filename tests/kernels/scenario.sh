@@ -1,0 +1,62 @@
+#!/bin/sh
+# One kernel-matrix column: start tallyd, use tallyctl to start one probe of
+# every kind on a helper process, make exactly N events of each, list the
+# totals, shut down. Runs as the VMs' init payload and on the host; prints
+# "@@" marker lines and tallyctl's JSON lines for kernel_matrix_test.
+#
+# Environment: TALLYD, TALLYCTL, EVENTS (absolute paths), N, RUNDIR.
+set -u
+: "${TALLYD:?}" "${TALLYCTL:?}" "${EVENTS:?}"
+N=${N:-1000}
+RUNDIR=${RUNDIR:-/tmp/tally-matrix}
+mkdir -p "$RUNDIR"
+sock="unix:$RUNDIR/tallyd.sock"
+
+echo "@@KERNEL $(uname -r)"
+echo "@@KPROBE_PMU $([ -e /sys/bus/event_source/devices/kprobe ] && echo yes || echo no)"
+"$TALLYD" --listen="$sock" --ready_file="$RUNDIR/ready" --node_name=matrix \
+  2>"$RUNDIR/tallyd.log" &
+agent=$!
+i=0
+while [ ! -s "$RUNDIR/ready" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+if [ ! -s "$RUNDIR/ready" ]; then
+  echo "@@FATAL tallyd did not start"
+  cat "$RUNDIR/tallyd.log"
+  exit 1
+fi
+ctl() { "$TALLYCTL" --agents "$sock" --output json --timeout 120s "$@"; }
+
+echo "@@INFO"
+ctl info
+
+"$EVENTS" "$N" "$RUNDIR/events.ready" &
+events=$!
+i=0
+while [ ! -e "$RUNDIR/events.ready" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+
+while read -r name hook; do
+  echo "@@START $name"
+  ctl start "$hook" --name "$name" --pid "$events"
+  echo "@@RC $?"
+done <<PROBES
+tracepoint tracepoint:syscalls:sys_enter_getppid
+rawtracepoint rawtracepoint:task_rename
+tp_btf tp_btf:task_rename
+kprobe kprobe:__x64_sys_getppid
+kretprobe kretprobe:__x64_sys_getppid
+fentry fentry:vfs_read
+fexit fexit:vfs_read
+uprobe uprobe:$EVENTS:tally_event_target
+uretprobe uretprobe:$EVENTS:tally_event_target
+syscall syscall:getppid
+PROBES
+
+kill -USR1 "$events"
+wait "$events"
+echo "@@EVENTS_EXIT $?"
+echo "@@LIST"
+ctl list
+kill -TERM "$agent"
+wait "$agent"
+echo "@@AGENT_EXIT $?"
+echo "@@DONE"
