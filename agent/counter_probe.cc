@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "agent/core_btf.h"
 #include "agent/privileges.h"
 #include "agent/tracefs.h"
 #include "bpf/counter.skel.h"
@@ -187,7 +188,10 @@ absl::StatusOr<std::unique_ptr<CounterProbe>> CounterProbe::Create(
                      point.ToSpec(), ")"));
   }
 
-  OwnedSkel skel(counter_bpf__open());
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+  const std::string& core_btf = CoreBtfPath();
+  if (!core_btf.empty()) open_opts.btf_custom_path = core_btf.c_str();
+  OwnedSkel skel(counter_bpf__open_opts(&open_opts));
   if (skel == nullptr) {
     return absl::InternalError(absl::StrCat(
         "opening the embedded BPF object failed: ", ErrnoName(errno)));

@@ -41,6 +41,7 @@ const std::vector<std::pair<std::string, std::string>> kRows = {
     {"kretprobe", "kretprobe"},   {"fentry", "fentry"},
     {"fexit", "fexit"},           {"uprobe", "uprobe"},
     {"uretprobe", "uretprobe"},   {"syscall", ""},
+    {"comm", ""},
 };
 
 struct Suite {
@@ -91,6 +92,7 @@ Column Parse(const std::string& label, const std::string& output) {
   column.label = label;
   std::map<std::string, v1::AgentLine> started;
   std::map<std::string, uint64_t> totals;
+  std::map<std::string, uint64_t> comm_keys;
   std::string section, current;
   bool done = false;
   for (absl::string_view raw : absl::StrSplit(output, '\n')) {
@@ -105,6 +107,12 @@ Column Parse(const std::string& label, const std::string& output) {
       continue;
     }
     if (line.empty() || line[0] != '{') continue;
+    if (section == "KEYS") {
+      v1::WatchLine update;
+      (void)google::protobuf::util::JsonStringToMessage(line, &update);
+      for (const auto& kc : update.top_keys()) comm_keys[kc.key()] = kc.count();
+      continue;
+    }
     v1::AgentLine parsed = ParseLine(line);
     if (section == "START") started[current] = parsed;
     if (section == "LIST") totals[parsed.probe().name()] = parsed.probe().total();
@@ -134,6 +142,15 @@ Column Parse(const std::string& label, const std::string& output) {
     uint64_t total = totals.count(row) ? totals[row] : 0;
     cell.result = total == kEvents ? Result::kCounted : Result::kWrong;
     cell.detail = absl::StrCat(total);
+    if (row == "comm") {
+      // Every call came from the helper, named after its binary.
+      uint64_t keyed = comm_keys.count("tally-events") ? comm_keys["tally-events"] : 0;
+      if (keyed != kEvents || comm_keys.size() != 1) {
+        cell.result = Result::kWrong;
+        cell.detail = absl::StrCat("key tally-events=", keyed, " of ",
+                                   comm_keys.size(), " keys");
+      }
+    }
   }
   return column;
 }
@@ -200,7 +217,11 @@ std::string Matrix(const std::vector<Column>& columns) {
   for (const Column& c : columns) absl::StrAppend(&out, " ", c.release, " |");
   absl::StrAppend(&out, "\n");
   for (const auto& [row, kind] : kRows) {
-    absl::StrAppend(&out, "| ", row == "syscall" ? "syscall:getppid" : row, " |");
+    absl::StrAppend(&out, "| ",
+                    row == "syscall" ? "syscall:getppid"
+                    : row == "comm"  ? "group by comm (CO-RE read)"
+                                     : row,
+                    " |");
     for (const Column& c : columns) {
       auto it = c.cells.find(row);
       std::string text = !c.failure.empty() ? "run failed"

@@ -34,9 +34,9 @@ events=$!
 i=0
 while [ ! -e "$RUNDIR/events.ready" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 
-while read -r name hook; do
+while read -r name hook group; do
   echo "@@START $name"
-  ctl start "$hook" --name "$name" --pid "$events"
+  ctl start "$hook" --name "$name" --pid "$events" ${group:+--group-by "$group"}
   echo "@@RC $?"
 done <<PROBES
 tracepoint tracepoint:syscalls:sys_enter_getppid
@@ -49,6 +49,7 @@ fexit fexit:vfs_read
 uprobe uprobe:$EVENTS:tally_event_target
 uretprobe uretprobe:$EVENTS:tally_event_target
 syscall syscall:getppid
+comm tracepoint:syscalls:sys_enter_getppid comm
 PROBES
 
 kill -USR1 "$events"
@@ -56,6 +57,10 @@ wait "$events"
 echo "@@EVENTS_EXIT $?"
 echo "@@LIST"
 ctl list
+# The comm-grouped probe's keys come from task->group_leader->comm, read
+# with CO-RE: its top key proves the relocation on this kernel.
+echo "@@KEYS"
+ctl watch comm --top 3 --interval 1s --for 10s | grep '"kind":"UPDATE"' | head -1
 kill -TERM "$agent"
 wait "$agent"
 echo "@@AGENT_EXIT $?"
