@@ -14,6 +14,8 @@ PACKAGES=(
   iproute2 libcap2-bin procps openssl util-linux
   # kernel matrix: boot Debian kernels with an initramfs of the built binaries
   qemu-system-x86 busybox-static cpio file
+  # benchmarks: bpftrace side by side
+  bpftrace
 )
 
 missing=()

@@ -20,11 +20,19 @@
 namespace tally::testing {
 
 std::string RunfilePath(const std::string& relative) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir != nullptr) {
-    return absl::StrCat(srcdir, "/", workspace ? workspace : "tally", "/",
-                        relative);
+  const std::string ws = workspace != nullptr ? workspace : "tally";
+  if (const char* srcdir = std::getenv("TEST_SRCDIR")) {
+    return absl::StrCat(srcdir, "/", ws, "/", relative);
+  }
+  // A binary run outside `bazel test` (bazel-bin/bench/tally_bench): its
+  // runfiles tree sits next to it.
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    std::string candidate =
+        absl::StrCat(std::string(self, n), ".runfiles/", ws, "/", relative);
+    if (access(candidate.c_str(), F_OK) == 0) return candidate;
   }
   return relative;
 }
@@ -41,7 +49,8 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(
   agent->dir_ = MakeTempDir();
   const std::string ready = agent->dir_ + "/ready";
   std::vector<std::string> argv = options.wrapper;
-  argv.push_back(RunfilePath("agent/tallyd"));
+  argv.push_back(options.binary.empty() ? RunfilePath("agent/tallyd")
+                                       : options.binary);
   if (options.unix_socket) {
     argv.push_back(absl::StrCat("--listen=unix:", agent->dir_, "/tallyd.sock"));
   }

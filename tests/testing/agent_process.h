@@ -34,6 +34,8 @@ class AgentProcess {
     // Prefix for the command line, e.g. {"capsh", "--drop=cap_bpf", "--"}.
     std::vector<std::string> wrapper;
     std::string node_name = "test-node";
+    // The tallyd to run; empty: the runfile agent/tallyd.
+    std::string binary;
   };
 
   static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(Options options);

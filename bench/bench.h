@@ -1,0 +1,52 @@
+// What every benchmark section gets, and what it gives back.
+#ifndef TALLY_BENCH_BENCH_H_
+#define TALLY_BENCH_BENCH_H_
+
+#include <string>
+#include <vector>
+
+#include "agent/kernel_features.h"
+
+namespace tally::bench {
+
+struct BenchContext {
+  bool smoke = false;     // tiny counts: proves every row is produced
+  int rounds = 5;         // repetitions; medians are reported
+  int iterations = 1000000;  // syscalls per overhead measurement
+  std::string tallyd;
+  std::string tallyctl;
+  KernelFeatures features;
+};
+
+// One markdown section: a heading, a method paragraph and a table.
+struct Section {
+  std::string title;
+  std::string method;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+
+// A target from the issue, reported whether met or not.
+struct Target {
+  std::string what;
+  std::string goal;
+  std::string measured;
+  bool met = false;
+};
+
+struct SectionResult {
+  Section section;
+  std::vector<Target> targets;
+};
+
+SectionResult RunOverhead(const BenchContext& ctx);
+SectionResult RunControlPlane(const BenchContext& ctx);
+SectionResult RunFootprint(const BenchContext& ctx);
+SectionResult RunFleet(const BenchContext& ctx);
+
+std::string RenderMarkdown(const std::vector<SectionResult>& results,
+                           const BenchContext& ctx);
+
+}  // namespace tally::bench
+
+#endif  // TALLY_BENCH_BENCH_H_

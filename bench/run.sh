@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark and writes docs/benchmarks.md. Needs root (BPF) and
+# takes a few minutes. Extra arguments go to tally_bench (e.g. --rounds=9).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+bazel build //bench:tally_bench
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+$SUDO ./bazel-bin/bench/tally_bench --out=docs/benchmarks.md "$@"

@@ -1,0 +1,61 @@
+// tally_bench: per-event overhead, control-plane latency, agent footprint
+// and fleet fan-out, side by side with bpftrace. Needs root. bench/run.sh
+// runs it and writes docs/benchmarks.md.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_split.h"
+#include "agent/kernel_features.h"
+#include "agent/libbpf_logging.h"
+#include "bench/bench.h"
+#include "glog/logging.h"
+#include "tests/testing/agent_process.h"
+
+ABSL_FLAG(bool, smoke, false, "tiny counts: check that every row appears");
+ABSL_FLAG(int, rounds, 5, "repetitions of the overhead measurements");
+ABSL_FLAG(int, iterations, 1000000, "syscalls per overhead measurement");
+ABSL_FLAG(std::string, sections, "overhead,control,footprint,fleet",
+          "which sections to run");
+ABSL_FLAG(std::string, out, "", "also write the markdown report here");
+ABSL_FLAG(std::string, tallyd, "", "tallyd binary (default: runfiles)");
+ABSL_FLAG(std::string, tallyctl, "", "tallyctl binary (default: runfiles)");
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  tally::InstallLibbpfLogging();
+
+  tally::bench::BenchContext ctx;
+  ctx.smoke = absl::GetFlag(FLAGS_smoke);
+  ctx.rounds = ctx.smoke ? 1 : absl::GetFlag(FLAGS_rounds);
+  ctx.iterations = ctx.smoke ? 20000 : absl::GetFlag(FLAGS_iterations);
+  ctx.tallyd = absl::GetFlag(FLAGS_tallyd);
+  if (ctx.tallyd.empty()) ctx.tallyd = tally::testing::RunfilePath("agent/tallyd");
+  ctx.tallyctl = absl::GetFlag(FLAGS_tallyctl);
+  if (ctx.tallyctl.empty()) {
+    ctx.tallyctl = tally::testing::RunfilePath("client/tallyctl");
+  }
+  ctx.features = tally::ProbeKernelFeatures();
+
+  std::vector<tally::bench::SectionResult> results;
+  for (absl::string_view section :
+       absl::StrSplit(absl::GetFlag(FLAGS_sections), ',')) {
+    std::cerr << "tally_bench: running " << section << "\n";
+    if (section == "overhead") results.push_back(tally::bench::RunOverhead(ctx));
+    if (section == "control") results.push_back(tally::bench::RunControlPlane(ctx));
+    if (section == "footprint") results.push_back(tally::bench::RunFootprint(ctx));
+    if (section == "fleet") results.push_back(tally::bench::RunFleet(ctx));
+  }
+  std::string report = tally::bench::RenderMarkdown(results, ctx);
+  std::cout << report;
+  if (std::string out = absl::GetFlag(FLAGS_out); !out.empty()) {
+    std::ofstream(out) << report;
+  }
+  return 0;
+}

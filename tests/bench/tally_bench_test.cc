@@ -1,0 +1,50 @@
+// Keeps the benchmark program from rotting: a smoke pass with tiny counts
+// must produce every section and row. Asserts shape, never durations.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/agent_process.h"
+#include "tests/testing/bpf_test_env.h"
+#include "tests/testing/subprocess.h"
+
+namespace tally {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(TallyBenchTest, SmokeRunProducesEveryRow) {
+  TALLY_REQUIRE_BPF();
+  std::string out = ::tally::testing::MakeTempDir() + "/benchmarks.md";
+  ::tally::testing::RunResult r = ::tally::testing::Run(
+      {::tally::testing::RunfilePath("bench/tally_bench"), "--smoke",
+       "--out=" + out},
+      absl::Minutes(5));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* expected : {
+           "## Targets", "## Per-event overhead", "## Control-plane latency",
+           "## Agent footprint", "## Fleet fan-out", "| tracepoint |",
+           "| raw_tp |", "| tp_btf |", "| StartProbe (load + attach) |",
+           "| StopProbe (detach) |", "| tallyd start to serving |",
+           "| bpftrace start to attached |", "| tallyd | idle |",
+           "| bpftrace | one count probe |", "| 3 |", "StartProbe p50",
+           "tallyd RSS idle", "tally's added cost vs bpftrace's (tracepoint)",
+           "counting over the empty program (tracepoint)"}) {
+    EXPECT_THAT(r.out, HasSubstr(expected));
+  }
+  // No measurement may be missing from the tally rows.
+  for (const char* mechanism : {"| tracepoint |", "| raw_tp |", "| tp_btf |"}) {
+    size_t at = r.out.find(mechanism);
+    ASSERT_NE(at, std::string::npos);
+    std::string row = r.out.substr(at, r.out.find('\n', at) - at);
+    size_t na = 0;
+    for (size_t p = row.find("n/a"); p != std::string::npos; p = row.find("n/a", p + 1)) ++na;
+    // Only bpftrace columns may be n/a (it has no tp_btf probe type).
+    EXPECT_LE(na, 2u) << row;
+  }
+  std::system(("rm -rf $(dirname " + out + ")").c_str());
+}
+
+}  // namespace
+}  // namespace tally
