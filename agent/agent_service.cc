@@ -16,6 +16,8 @@ namespace tally {
 namespace {
 
 constexpr size_t kMaxNameLength = 63;
+// Long enough for any experiment; short enough to stay a valid timestamp.
+constexpr absl::Duration kMaxTtl = absl::Hours(24 * 365);
 
 bool IsNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
@@ -123,9 +125,10 @@ absl::StatusOr<ProbeConfig> AgentService::ValidateStart(
   config.options.cgroup_id = request.cgroup_id();
   if (request.has_ttl()) {
     absl::Duration ttl = FromProto(request.ttl());
-    if (ttl <= absl::ZeroDuration()) {
+    if (ttl <= absl::ZeroDuration() || ttl > kMaxTtl) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "ttl must be positive, got ", absl::FormatDuration(ttl),
+          "ttl must be positive and at most ", absl::FormatDuration(kMaxTtl),
+          ", got ", absl::FormatDuration(ttl),
           "; leave it unset to run until stopped"));
     }
     config.ttl = ttl;
@@ -154,9 +157,8 @@ grpc::ServerUnaryReactor* AgentService::StartProbe(
 grpc::ServerUnaryReactor* AgentService::StopProbe(
     grpc::CallbackServerContext* context, const v1::StopProbeRequest* request,
     v1::StopProbeResponse* response) {
-  if (request->name().empty()) {
-    return FinishNow(context,
-                     absl::InvalidArgumentError("name of the probe to stop is empty"));
+  if (absl::Status s = ValidateProbeName(request->name()); !s.ok()) {
+    return FinishNow(context, s);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   response->set_node(identity_.node);

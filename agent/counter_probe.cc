@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <linux/types.h>
 #include <unistd.h>
 
@@ -77,7 +78,7 @@ absl::Status LoadError(const AttachPoint& point, int err,
   }
   if (err == EACCES) return DeniedStatus(what, err);
   return absl::FailedPreconditionError(
-      absl::StrCat(what, " failed: ", ErrnoName(err), " (", strerror(err), ")"));
+      absl::StrCat(what, " failed: ", ErrnoName(err)));
 }
 
 absl::Status AttachError(const AttachPoint& point, int err) {
@@ -111,9 +112,15 @@ absl::Status AttachError(const AttachPoint& point, int err) {
                                                 point.binary));
     }
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "attaching ", spec, " failed: ", ErrnoName(err), " (", strerror(err),
-      ")"));
+  if (err == LIBBPF_ERRNO__FORMAT &&
+      (point.kind == AttachKind::kUprobe ||
+       point.kind == AttachKind::kUretprobe)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        point.binary, " is not an ELF binary with a symbol table (", spec,
+        ")"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("attaching ", spec, " failed: ", ErrnoName(err)));
 }
 
 absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
@@ -181,11 +188,23 @@ absl::StatusOr<std::unique_ptr<CounterProbe>> CounterProbe::Create(
   }
   if ((point.kind == AttachKind::kUprobe ||
        point.kind == AttachKind::kUretprobe) &&
-      point.binary.find('/') != std::string::npos &&
-      access(point.binary.c_str(), F_OK) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("binary ", point.binary, " does not exist (",
-                     point.ToSpec(), ")"));
+      point.binary.find('/') != std::string::npos) {
+    struct stat st;
+    if (stat(point.binary.c_str(), &st) != 0) {
+      return absl::NotFoundError(absl::StrCat(
+          "binary ", point.binary, " does not exist (", point.ToSpec(), ")"));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          point.binary, " is not a regular file (", point.ToSpec(), ")"));
+    }
+  }
+  // Per-CPU values are read into one slot per possible CPU.
+  const int num_cpus = libbpf_num_possible_cpus();
+  if (num_cpus < 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot count possible CPUs (", ErrnoName(-num_cpus),
+        "); is /sys/devices/system/cpu/possible readable?"));
   }
 
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
@@ -228,7 +247,8 @@ absl::StatusOr<std::unique_ptr<CounterProbe>> CounterProbe::Create(
   // The skeleton goes here; the link holds the program, the fds the maps.
   return std::unique_ptr<CounterProbe>(new CounterProbe(
       point, options, std::move(link),
-      CounterReader(std::move(totals), std::move(keys), options.group_by)));
+      CounterReader(std::move(totals), std::move(keys), options.group_by,
+                    num_cpus)));
 }
 
 }  // namespace tally

@@ -50,6 +50,7 @@ class CounterProbe : public ProbeCounter {
   absl::StatusOr<CounterSnapshot> Read(size_t top_n) const override {
     return reader_.Read(top_n);
   }
+  void Detach() override { link_.reset(); }
   bpf_link* link() const { return link_.get(); }
   const CounterReader& reader() const { return reader_; }
 

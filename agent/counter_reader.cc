@@ -31,11 +31,12 @@ uint64_t Sum(const std::vector<uint64_t>& per_cpu) {
 
 }  // namespace
 
-CounterReader::CounterReader(ScopedFd totals, ScopedFd keys, GroupBy group_by)
+CounterReader::CounterReader(ScopedFd totals, ScopedFd keys, GroupBy group_by,
+                             int num_cpus)
     : totals_(std::move(totals)),
       keys_(std::move(keys)),
       group_by_(group_by),
-      num_cpus_(std::max(1, libbpf_num_possible_cpus())) {}
+      num_cpus_(num_cpus) {}
 
 absl::StatusOr<uint64_t> CounterReader::ReadSlot(
     uint32_t slot, std::vector<uint64_t>& per_cpu) const {

@@ -38,7 +38,9 @@ struct CounterSnapshot {
 
 class CounterReader {
  public:
-  CounterReader(ScopedFd totals, ScopedFd keys, GroupBy group_by);
+  // `num_cpus`: libbpf_num_possible_cpus(), at least 1.
+  CounterReader(ScopedFd totals, ScopedFd keys, GroupBy group_by,
+                int num_cpus);
   CounterReader(CounterReader&&) = default;
   CounterReader& operator=(CounterReader&&) = default;
 

@@ -1,5 +1,6 @@
 #include "agent/privileges.h"
 
+#include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -56,6 +57,12 @@ std::string MissingBpfCapabilities(const Privileges& p) {
 }
 
 std::string ErrnoName(int err) {
+  // libbpf's own codes start at 4000 (LIBBPF_ERRNO__START).
+  if (err >= 4000) {
+    char buf[128];
+    libbpf_strerror(err, buf, sizeof(buf));
+    return buf;
+  }
   const char* name = strerrorname_np(err);
   return name != nullptr ? name : absl::StrCat("errno ", err);
 }

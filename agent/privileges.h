@@ -25,7 +25,8 @@ Privileges CurrentPrivileges();
 // the missing capabilities, e.g. "CAP_PERFMON".
 std::string MissingBpfCapabilities(const Privileges& p);
 
-// Symbolic errno name ("ENOENT") for messages people search for.
+// Symbolic errno name ("ENOENT") for messages people search for; libbpf's
+// own codes (>= 4000) as libbpf describes them.
 std::string ErrnoName(int err);
 
 // The status for a failed privileged operation: PERMISSION_DENIED naming the

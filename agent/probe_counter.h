@@ -18,6 +18,8 @@ class ProbeCounter {
  public:
   virtual ~ProbeCounter() = default;  // detaches
   virtual absl::StatusOr<CounterSnapshot> Read(size_t top_n) const = 0;
+  // Stops counting now; Read() keeps working and returns the final counts.
+  virtual void Detach() = 0;
 };
 
 struct CounterOptions;

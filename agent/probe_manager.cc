@@ -199,6 +199,9 @@ absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
   info.ttl = entry.ttl;
   info.expires_at = entry.expires_at;
   info.state = state;
+  // Detach here, on the worker (the serialization point), before the final
+  // read: nothing counts after it, so no later read can exceed it.
+  entry.probe->counter->Detach();
   absl::StatusOr<CounterSnapshot> final_counts =
       entry.probe->counter->Read(limits_.max_top_n);
   if (final_counts.ok()) {
@@ -212,8 +215,6 @@ absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
   }
   LOG(INFO) << "probe " << name << " " << ProbeStateName(state)
             << " at total " << info.total;
-  // `entry` goes out of scope here; with the sampler's reference (if it is
-  // mid-read) gone too, the counter detaches.
   return info;
 }
 

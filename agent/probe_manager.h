@@ -35,8 +35,9 @@ struct ProbeConfig {
   absl::Duration ttl = absl::ZeroDuration();  // zero: no TTL
 };
 
-// A running probe. Immutable once created; shared with the sampler, which
-// reads the counter without the manager's lock. Destroying it detaches.
+// A running probe. Immutable once created (but for Detach, which only the
+// worker calls); shared with the sampler, which reads the counter without
+// the manager's lock.
 struct ActiveProbe {
   uint64_t id = 0;  // unique per incarnation
   std::string name;
@@ -45,6 +46,7 @@ struct ActiveProbe {
   AttachPoint attached;
   std::string note;
   absl::Time started_at;
+  // Read() and Detach() may overlap: reads use only the maps' fds.
   std::unique_ptr<ProbeCounter> counter;
 };
 

@@ -1,11 +1,17 @@
 #include "agent/watch_reactor.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "agent/proto_convert.h"
 
 namespace tally {
+namespace {
+
+constexpr size_t kMaxPending = 1024;
+
+}  // namespace
 
 WatchReactor::WatchReactor(std::string node, std::string epoch,
                            uint32_t top_n)
@@ -30,8 +36,18 @@ void WatchReactor::Offer(const CountUpdate& update) {
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    // Counts are cumulative: replacing an unsent update loses nothing.
-    pending_[update.probe] = update;
+    // Counts are cumulative: replacing an unsent update of the same
+    // incarnation loses nothing.
+    pending_[{update.probe, update.probe_id}] = update;
+    // Bounded even if a stalled client watches probes restarted many
+    // times: the oldest go first (their successors carry on the count).
+    while (pending_.size() > kMaxPending) {
+      auto oldest = std::min_element(
+          pending_.begin(), pending_.end(), [](const auto& a, const auto& b) {
+            return a.second.seq < b.second.seq;
+          });
+      pending_.erase(oldest);
+    }
   }
   MaybeWrite();
 }
@@ -109,9 +125,15 @@ void WatchReactor::MaybeWrite() {
 }
 
 void WatchReactor::OnWriteDone(bool ok) {
+  std::optional<grpc::Status> deferred;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    deferred.swap(deferred_finish_);
+  }
+  if (deferred) {
+    Finish(*std::move(deferred));
+    return;
   }
   if (!ok) {
     FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -131,6 +153,11 @@ void WatchReactor::FinishOnce(grpc::Status status) {
     if (finished_) return;
     finished_ = true;
     pending_.clear();
+    if (writing_) {
+      // OnWriteDone finishes: StartWrite may not even have been called yet.
+      deferred_finish_ = std::move(status);
+      return;
+    }
   }
   Finish(std::move(status));
 }

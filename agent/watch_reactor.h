@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -51,8 +52,10 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchCountsResponse>,
   std::atomic<bool> done_{false};
 
   absl::Mutex mu_;
-  // Latest unsent update per probe.
-  std::map<std::string, CountUpdate> pending_ ABSL_GUARDED_BY(mu_);
+  // Latest unsent update per probe incarnation (name, probe_id): a stopped
+  // probe's final update survives its successor's updates.
+  std::map<std::pair<std::string, uint64_t>, CountUpdate> pending_
+      ABSL_GUARDED_BY(mu_);
   // Per probe: incarnation and total of the last update sent.
   std::map<std::string, std::pair<uint64_t, uint64_t>> sent_
       ABSL_GUARDED_BY(mu_);
@@ -60,6 +63,9 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchCountsResponse>,
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // Finish() waits for the write in flight: StartWrite may already be
+  // decided (writing_) but not yet called.
+  std::optional<grpc::Status> deferred_finish_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tally

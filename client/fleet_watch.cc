@@ -84,8 +84,9 @@ void FleetWatch::Push(Event event) {
 
 void FleetWatch::Connect(size_t agent) {
   const AgentTarget& target = ctx_.targets[agent];
-  if (!target.error.empty()) return;  // could not resolve: stays down
+  // Until the stream ends (or for good, if the name did not resolve).
   agents_[agent].retry_at = absl::InfiniteFuture();
+  if (!target.error.empty()) return;
   agents_[agent].stream = std::make_unique<Stream>(
       this, agent, ctx_.channels.Channel(target), request_);
 }
@@ -155,8 +156,14 @@ void FleetWatch::OnEnded(size_t i, const grpc::Status& status, absl::Time now) {
   agent.error = status.ok() ? "UNAVAILABLE: the agent ended the stream "
                               "(shutting down)"
                             : DescribeStatus(status);
-  agent.retry_at = now + agent.backoff;
-  agent.backoff = std::min(agent.backoff * 2, kMaxBackoff);
+  // A request the agent calls invalid stays invalid: retrying cannot help.
+  // Everything else (down, restarting, probe not started yet) may heal.
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    agent.retry_at = absl::InfiniteFuture();
+  } else {
+    agent.retry_at = now + agent.backoff;
+    agent.backoff = std::min(agent.backoff * 2, kMaxBackoff);
+  }
   // Report a failure once per outage, not once per retry.
   if (!agent.down_reported) {
     agent.down_reported = true;
@@ -286,6 +293,12 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
       next_tick = std::max(next_tick + options_.interval, now);
     }
     if (now >= end || stop.load()) break;
+    // Nothing left that could ever stream: say so instead of waiting.
+    if (std::all_of(agents_.begin(), agents_.end(), [](const AgentView& a) {
+          return !a.stream && a.retry_at == absl::InfiniteFuture();
+        })) {
+      break;
+    }
   }
 
   // Cancel what still streams and wait for every stream to end.

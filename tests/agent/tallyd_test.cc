@@ -275,6 +275,13 @@ TEST_F(TallydTest, InvalidRequestsGetExactCodesAndTheAgentKeepsServing) {
        grpc::StatusCode::INVALID_ARGUMENT, "ttl must be positive"},
       {"no such pid", [](auto& r) { r.set_pid(999999999); },
        grpc::StatusCode::NOT_FOUND, "no process with pid 999999999"},
+      {"ttl beyond a year", [](auto& r) { r.mutable_ttl()->set_seconds(1ll << 40); },
+       grpc::StatusCode::INVALID_ARGUMENT, "at most"},
+      {"uprobe on a non-ELF file",
+       [](auto& r) { r.set_hook("uprobe:/etc/passwd:main"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "not an ELF binary"},
+      {"uprobe on a directory", [](auto& r) { r.set_hook("uprobe:/tmp:main"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "not a regular file"},
   };
   if (!has_kprobes) {
     cases.push_back({"kprobe on a kernel without kprobes",
@@ -295,6 +302,8 @@ TEST_F(TallydTest, InvalidRequestsGetExactCodesAndTheAgentKeepsServing) {
   v1::StopProbeResponse stop;
   EXPECT_EQ(Stop("nope", &stop).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Stop("", &stop).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Stop("bad name!", &stop).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 
   auto watch_error = [&](const v1::WatchCountsRequest& req) {
     auto ctx = ContextWithDeadline();

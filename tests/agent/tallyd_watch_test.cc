@@ -201,5 +201,50 @@ TEST_F(TallydWatchTest, StalledWatcherIsCoalescedAndDoesNotSlowOthers) {
   healthy_ctx.TryCancel();
 }
 
+TEST_F(TallydWatchTest, StalledWatcherGetsTheFinalUpdateOfARestartedProbe) {
+  // Many keys make big updates, so a stalled stream's window fills quickly.
+  constexpr int kThreads = 200;
+  StartProbe("p", v1::GROUP_BY_PID);
+  auto burst = [] {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) threads.emplace_back([] { CallGetppid(3); });
+    for (std::thread& t : threads) t.join();
+  };
+  burst();
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  auto stalled_stub = v1::Agent::NewStub(grpc::CreateCustomChannel(
+      agent_->address(), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext ctx;
+  v1::WatchCountsRequest req;
+  req.mutable_interval()->set_nanos(100 * 1000 * 1000);
+  req.set_top_n(100);
+  auto stalled = stalled_stub->WatchCounts(&ctx, req);
+  // Not synchronization: time for ~20 big updates to fill the window, so
+  // what follows happens while the agent holds updates back.
+  absl::SleepFor(absl::Seconds(2));
+  burst();
+
+  v1::StopProbeRequest stop;
+  stop.set_name("p");
+  v1::StopProbeResponse stopped;
+  ASSERT_TRUE(stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped).ok());
+  StartProbe("p", v1::GROUP_BY_PID);  // same name, new incarnation
+  agent_->Signal(SIGTERM);
+
+  bool got_final = false;
+  v1::WatchCountsResponse u;
+  while (stalled->Read(&u)) {
+    if (u.probe_id() == stopped.probe().probe_id() &&
+        u.state() == v1::PROBE_STATE_STOPPED) {
+      got_final = true;
+      EXPECT_EQ(u.total(), stopped.probe().total());
+    }
+  }
+  EXPECT_TRUE(got_final) << "the stopped incarnation's final update was lost";
+}
+
 }  // namespace
 }  // namespace tally

@@ -308,6 +308,12 @@ TEST_F(TallyctlFleetTest, BadInputGetsAClearMessageAndExitStatus) {
   EXPECT_EQ(garbage.exit_code, 1);
   EXPECT_THAT(garbage.err, HasSubstr(file + ":4: 'this is not an agent'"));
 
+  // A watch whose only agent can never be reached ends instead of spinning.
+  RunResult nowhere = Ctl({"--agents", "dns:name.invalid:7070", "watch"});
+  EXPECT_EQ(nowhere.exit_code, 1);
+  EXPECT_THAT(nowhere.err, HasSubstr("0/1 agents ok"));
+  EXPECT_THAT(nowhere.err, HasSubstr("cannot resolve name.invalid"));
+
   RunResult bad_option = Ctl({"--agents", Agents(), "start", "syscall:read",
                               "--group-by", "colour"});
   EXPECT_EQ(bad_option.exit_code, 1);
