@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <climits>
+#include <future>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -76,6 +78,32 @@ absl::string_view Hint(AttachKind kind) {
   }
 }
 
+// Loads and attaches a counter of `kind` to a target every kernel has.
+absl::Status TryKind(AttachKind kind) {
+  AttachPoint target = ProbeTarget(kind);
+  CounterOptions options;
+  options.tgid = static_cast<uint32_t>(getpid());
+  absl::StatusOr<std::unique_ptr<CounterProbe>> probe =
+      CounterProbe::Create(target, options);
+  if (absl::IsPermissionDenied(probe.status())) return probe.status();
+  if (!probe.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "a test ", target.ToSpec(), " failed: ", probe.status().message(),
+        Hint(kind)));
+  }
+  if (kind == AttachKind::kUprobe || kind == AttachKind::kUretprobe) {
+    // The call also keeps the linker from discarding the target. The other
+    // uprobe kind may be attached and calling too: at least one.
+    tally_uprobe_probe_target();
+    absl::StatusOr<CounterSnapshot> snap = (*probe)->Read(0);
+    if (!snap.ok() || snap->total < 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "a test ", target.ToSpec(), " attached but did not count"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status KernelFeatures::Check(AttachKind kind) const {
@@ -110,39 +138,25 @@ KernelFeatures ProbeKernelFeatures() {
   if (access(kVmlinuxBtf, R_OK) == 0) f.btf_source = kVmlinuxBtf;
 
   std::string missing = MissingBpfCapabilities(CurrentPrivileges());
-  for (AttachKind kind : kAllAttachKinds) {
-    if (!missing.empty()) {
+  if (!missing.empty()) {
+    for (AttachKind kind : kAllAttachKinds) {
       f.kinds[kind] = absl::PermissionDeniedError(absl::StrCat(
           "tallyd lacks ", missing,
           ", needed to load and attach BPF programs: run it as root or grant "
           "the capability"));
-      continue;
     }
-    AttachPoint target = ProbeTarget(kind);
-    CounterOptions options;
-    options.tgid = static_cast<uint32_t>(getpid());
-    absl::StatusOr<std::unique_ptr<CounterProbe>> probe =
-        CounterProbe::Create(target, options);
-    if (probe.ok()) {
-      f.kinds[kind] = absl::OkStatus();
-      if (kind == AttachKind::kUprobe || kind == AttachKind::kUretprobe) {
-        // The call also keeps the linker from discarding the target.
-        tally_uprobe_probe_target();
-        absl::StatusOr<CounterSnapshot> snap = (*probe)->Read(0);
-        if (!snap.ok() || snap->total != 1) {
-          f.kinds[kind] = absl::FailedPreconditionError(absl::StrCat(
-              "a test ", target.ToSpec(), " attached but did not count"));
-        }
-      }
-    } else if (absl::IsPermissionDenied(probe.status())) {
-      f.kinds[kind] = probe.status();
-    } else {
-      f.kinds[kind] = absl::FailedPreconditionError(absl::StrCat(
-          "a test ", target.ToSpec(), " failed: ", probe.status().message(),
-          Hint(kind)));
-    }
-    VLOG(1) << "kernel feature " << AttachKindName(kind) << ": "
-            << f.kinds[kind];
+    return f;
+  }
+  // Concurrently: each attempt mostly waits in the kernel (a detach waits
+  // for RCU grace periods), so nine in a row took ~0.5 s at start-up.
+  std::vector<std::future<absl::Status>> attempts;
+  for (AttachKind kind : kAllAttachKinds) {
+    attempts.push_back(std::async(std::launch::async, TryKind, kind));
+  }
+  for (size_t i = 0; i < kAllAttachKinds.size(); ++i) {
+    f.kinds[kAllAttachKinds[i]] = attempts[i].get();
+    VLOG(1) << "kernel feature " << AttachKindName(kAllAttachKinds[i]) << ": "
+            << f.kinds[kAllAttachKinds[i]];
   }
   return f;
 }
