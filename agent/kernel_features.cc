@@ -13,6 +13,7 @@
 #include "agent/counter_probe.h"
 #include "agent/hook_resolver.h"
 #include "agent/privileges.h"
+#include "agent/tracefs.h"
 #include "glog/logging.h"
 
 namespace tally {
@@ -78,6 +79,14 @@ absl::string_view Hint(AttachKind kind) {
   }
 }
 
+// Either interface libbpf attaches kprobes through.
+bool KernelHasKprobes() {
+  if (access("/sys/bus/event_source/devices/kprobe", F_OK) == 0) return true;
+  absl::StatusOr<std::string> tracefs = EnsureTracefs();
+  return tracefs.ok() &&
+         access((*tracefs + "/kprobe_events").c_str(), F_OK) == 0;
+}
+
 // Loads and attaches a counter of `kind` to a target every kernel has.
 absl::Status TryKind(AttachKind kind) {
   AttachPoint target = ProbeTarget(kind);
@@ -87,6 +96,13 @@ absl::Status TryKind(AttachKind kind) {
       CounterProbe::Create(target, options);
   if (absl::IsPermissionDenied(probe.status())) return probe.status();
   if (!probe.ok()) {
+    if ((kind == AttachKind::kKprobe || kind == AttachKind::kKretprobe) &&
+        !KernelHasKprobes()) {
+      return absl::FailedPreconditionError(
+          "the kernel has no kprobes: no kprobe PMU in "
+          "/sys/bus/event_source/devices and no kprobe_events in tracefs "
+          "(built without CONFIG_KPROBES)");
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "a test ", target.ToSpec(), " failed: ", probe.status().message(),
         Hint(kind)));
