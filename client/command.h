@@ -4,6 +4,7 @@
 #define TALLY_CLIENT_COMMAND_H_
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "client/output.h"
 #include "client/targets.h"
 #include "tally/v1/agent.grpc.pb.h"
+#include "tally/v1/cli_output.pb.h"
 
 namespace tally::cli {
 
@@ -50,6 +52,22 @@ AgentOutcome CallAgent(const CommandContext& ctx, size_t index,
   if (!status.ok()) outcome.error = DescribeStatus(status);
   return outcome;
 }
+
+// The JSON line for target `index`: agent, node and error filled in.
+v1::AgentLine AgentLineFor(const CommandContext& ctx, size_t index,
+                           const AgentOutcome& outcome);
+
+// A table row for an agent that failed: node, `fill` in the middle columns,
+// the error last.
+std::vector<std::string> FailedRow(const AgentOutcome& outcome,
+                                   size_t columns,
+                                   const std::string& fill = "-");
+
+// Parses a subcommand's arguments, printing the usage error on failure.
+std::optional<ParsedArgs> ParseOrComplain(const CommandContext& ctx,
+                                          const std::string& command,
+                                          const std::vector<std::string>& args,
+                                          const std::vector<OptionSpec>& options);
 
 // Prints per-agent lines, already rendered, then the summary on stderr, and
 // returns the exit status.

@@ -2,13 +2,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/command.h"
-#include "tally/v1/cli_output.pb.h"
 
 namespace tally::cli {
 
 int RunInfo(const CommandContext& ctx, const std::vector<std::string>& args) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {});
-  if (!parsed.ok()) return UsageError(ctx, "info", std::string(parsed.status().message()));
+  std::optional<ParsedArgs> parsed = ParseOrComplain(ctx, "info", args, {});
+  if (!parsed) return 1;
   if (!parsed->positional.empty()) {
     return UsageError(ctx, "info", "takes no arguments");
   }
@@ -27,17 +26,13 @@ int RunInfo(const CommandContext& ctx, const std::vector<std::string>& args) {
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     const v1::GetInfoResponse& info = infos[i];
     if (ctx.output == OutputFormat::kJson) {
-      v1::AgentLine line;
-      line.set_agent(ctx.targets[i].label);
-      line.set_node(outcomes[i].node);
-      line.set_error(outcomes[i].error);
+      v1::AgentLine line = AgentLineFor(ctx, i, outcomes[i]);
       if (outcomes[i].ok) *line.mutable_info() = info;
       absl::StrAppend(&text, JsonLine(line), "\n");
       continue;
     }
     if (!outcomes[i].ok) {
-      table.AddRow({outcomes[i].node, ctx.targets[i].label, "-", "-",
-                    outcomes[i].error});
+      table.AddRow(FailedRow(outcomes[i], 5, ctx.targets[i].label));
       continue;
     }
     std::vector<std::string> kinds;

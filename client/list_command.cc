@@ -3,13 +3,12 @@
 #include "absl/time/clock.h"
 #include "client/command.h"
 #include "client/probe_format.h"
-#include "tally/v1/cli_output.pb.h"
 
 namespace tally::cli {
 
 int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {});
-  if (!parsed.ok()) return UsageError(ctx, "list", std::string(parsed.status().message()));
+  std::optional<ParsedArgs> parsed = ParseOrComplain(ctx, "list", args, {});
+  if (!parsed) return 1;
   if (!parsed->positional.empty()) {
     return UsageError(ctx, "list", "takes no arguments");
   }
@@ -27,10 +26,7 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
   Table table(ProbeHeader());
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     if (ctx.output == OutputFormat::kJson) {
-      v1::AgentLine line;
-      line.set_agent(ctx.targets[i].label);
-      line.set_node(outcomes[i].node);
-      line.set_error(outcomes[i].error);
+      v1::AgentLine line = AgentLineFor(ctx, i, outcomes[i]);
       if (!outcomes[i].ok) {
         absl::StrAppend(&text, JsonLine(line), "\n");
         continue;
@@ -42,8 +38,7 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
       continue;
     }
     if (!outcomes[i].ok) {
-      table.AddRow({outcomes[i].node, "-", "-", "-", "-", "-", "-",
-                    outcomes[i].error});
+      table.AddRow(FailedRow(outcomes[i], ProbeHeader().size()));
       continue;
     }
     for (const v1::Probe& probe : lists[i].probes()) {

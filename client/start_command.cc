@@ -6,7 +6,6 @@
 #include "agent/proto_convert.h"
 #include "client/command.h"
 #include "client/probe_format.h"
-#include "tally/v1/cli_output.pb.h"
 
 namespace tally::cli {
 namespace {
@@ -18,8 +17,8 @@ const std::vector<OptionSpec> kOptions = {
 }  // namespace
 
 int RunStart(const CommandContext& ctx, const std::vector<std::string>& args) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, kOptions);
-  if (!parsed.ok()) return UsageError(ctx, "start", std::string(parsed.status().message()));
+  std::optional<ParsedArgs> parsed = ParseOrComplain(ctx, "start", args, kOptions);
+  if (!parsed) return 1;
   if (parsed->positional.size() != 1) {
     return UsageError(ctx, "start",
                       "expected exactly one HOOK, e.g. syscall:execve or "
@@ -68,10 +67,7 @@ int RunStart(const CommandContext& ctx, const std::vector<std::string>& args) {
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     const v1::StartProbeResponse& r = responses[i];
     if (ctx.output == OutputFormat::kJson) {
-      v1::AgentLine line;
-      line.set_agent(ctx.targets[i].label);
-      line.set_node(outcomes[i].node);
-      line.set_error(outcomes[i].error);
+      v1::AgentLine line = AgentLineFor(ctx, i, outcomes[i]);
       if (outcomes[i].ok) {
         *line.mutable_probe() = r.probe();
         line.set_created(r.created());
@@ -80,8 +76,7 @@ int RunStart(const CommandContext& ctx, const std::vector<std::string>& args) {
       continue;
     }
     if (!outcomes[i].ok) {
-      table.AddRow({outcomes[i].node, "-", "-", "-", "-", "-", "-", "-",
-                    outcomes[i].error});
+      table.AddRow(FailedRow(outcomes[i], header.size()));
       continue;
     }
     std::vector<std::string> row = ProbeRow(r.node(), r.probe(), absl::Now());

@@ -4,13 +4,12 @@
 #include "agent/agent_service.h"
 #include "client/command.h"
 #include "client/probe_format.h"
-#include "tally/v1/cli_output.pb.h"
 
 namespace tally::cli {
 
 int RunStop(const CommandContext& ctx, const std::vector<std::string>& args) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {});
-  if (!parsed.ok()) return UsageError(ctx, "stop", std::string(parsed.status().message()));
+  std::optional<ParsedArgs> parsed = ParseOrComplain(ctx, "stop", args, {});
+  if (!parsed) return 1;
   if (parsed->positional.size() != 1) {
     return UsageError(ctx, "stop", "expected exactly one probe NAME");
   }
@@ -34,17 +33,13 @@ int RunStop(const CommandContext& ctx, const std::vector<std::string>& args) {
   Table table(ProbeHeader());
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     if (ctx.output == OutputFormat::kJson) {
-      v1::AgentLine line;
-      line.set_agent(ctx.targets[i].label);
-      line.set_node(outcomes[i].node);
-      line.set_error(outcomes[i].error);
+      v1::AgentLine line = AgentLineFor(ctx, i, outcomes[i]);
       if (outcomes[i].ok) *line.mutable_probe() = responses[i].probe();
       absl::StrAppend(&text, JsonLine(line), "\n");
       continue;
     }
     if (!outcomes[i].ok) {
-      table.AddRow({outcomes[i].node, request.name(), "-", "-", "-", "-", "-",
-                    outcomes[i].error});
+      table.AddRow(FailedRow(outcomes[i], ProbeHeader().size(), request.name()));
       continue;
     }
     table.AddRow(ProbeRow(responses[i].node(), responses[i].probe(), absl::Now()));

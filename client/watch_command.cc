@@ -17,8 +17,8 @@ const std::vector<OptionSpec> kOptions = {
 }  // namespace
 
 int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, kOptions);
-  if (!parsed.ok()) return UsageError(ctx, "watch", std::string(parsed.status().message()));
+  std::optional<ParsedArgs> parsed = ParseOrComplain(ctx, "watch", args, kOptions);
+  if (!parsed) return 1;
   WatchOptions options;
   options.probes = parsed->positional;
   absl::StatusOr<absl::Duration> interval =

@@ -16,6 +16,8 @@ PACKAGES=(
   qemu-system-x86 busybox-static cpio file
   # benchmarks: bpftrace side by side
   bpftrace
+  # deploy tests: systemd-analyze verify, strace for the unit's syscall filter
+  systemd strace
 )
 
 missing=()
@@ -31,4 +33,25 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Node.js for the offline Kubernetes schema validation in tests/deploy (any
+# Node >= 18; Debian's when none is installed: a Node.js that ships its own
+# npm conflicts with Debian's npm package, so check for the commands).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  echo "setup: installing nodejs npm" >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+
+# The npm packages tests/deploy pins in its package-lock.json, into
+# tests/deploy/node_modules (not in git); npm ci again only when the lock
+# file is newer than the last install.
+deploy_tests="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/deploy"
+if [[ ! -f $deploy_tests/node_modules/.package-lock.json ||
+      $deploy_tests/package-lock.json -nt $deploy_tests/node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci in tests/deploy" >&2
+  (cd "$deploy_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi

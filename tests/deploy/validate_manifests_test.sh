@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs validate_manifests.js on deploy/kubernetes, then checks that it still
+# catches a misspelt field (so a package upgrade cannot make it lenient
+# without this test noticing).
+#
+# node_modules is not a Bazel input: scripts/setup.sh installs it next to
+# package.json in the source tree, which is found by following the runfile
+# symlink of package.json.
+set -euo pipefail
+runfiles=${TEST_SRCDIR:-$PWD/..}/${TEST_WORKSPACE:-tally}
+pkg_dir=$(dirname "$(readlink -f "$runfiles/tests/deploy/package.json")")
+export NODE_PATH=$pkg_dir/node_modules
+if [[ ! -d $NODE_PATH/kubernetes-models ]]; then
+  echo "FAIL: $NODE_PATH has no kubernetes-models; run ./scripts/setup.sh" >&2
+  exit 1
+fi
+command -v node >/dev/null || { echo "FAIL: node is not installed; run ./scripts/setup.sh" >&2; exit 1; }
+
+validator=$runfiles/tests/deploy/validate_manifests.js
+manifests=$(dirname "$(readlink -f "$runfiles/deploy/kubernetes/kustomization.yaml")")
+tallyd=$runfiles/agent/tallyd
+
+node "$validator" "$manifests" --tallyd="$tallyd"
+
+# The same validator must reject a copy with one misspelt field.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp -r "$manifests" "$tmp/k"
+sed -i 's/readOnlyRootFilesystem:/readOnlyRootFileSystem:/' "$tmp/k/daemonset.yaml"
+if out=$(node "$validator" "$tmp/k" 2>&1); then
+  echo "FAIL: the validator accepted readOnlyRootFileSystem (misspelt):" >&2
+  echo "$out" >&2
+  exit 1
+fi
+grep -q 'unknown field .*readOnlyRootFileSystem' <<<"$out" || {
+  echo "FAIL: the validator rejected the misspelt copy for another reason:" >&2
+  echo "$out" >&2
+  exit 1
+}
+echo "ok: a misspelt field is rejected"
