@@ -84,6 +84,10 @@ absl::Status LoadError(const AttachPoint& point, int err,
 absl::Status AttachError(const AttachPoint& point, int err) {
   std::string spec = point.ToSpec();
   if (err == EPERM || err == EACCES) {
+    if (point.kind == AttachKind::kUprobe ||
+        point.kind == AttachKind::kUretprobe) {
+      return UprobeDeniedStatus(absl::StrCat("attaching ", spec), err);
+    }
     return DeniedStatus(absl::StrCat("attaching ", spec), err);
   }
   if (err == ENOENT || err == ESRCH) {

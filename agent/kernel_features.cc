@@ -158,8 +158,7 @@ KernelFeatures ProbeKernelFeatures() {
     for (AttachKind kind : kAllAttachKinds) {
       f.kinds[kind] = absl::PermissionDeniedError(absl::StrCat(
           "tallyd lacks ", missing,
-          ", needed to load and attach BPF programs: run it as root or grant "
-          "the capability"));
+          ", needed to load and attach BPF programs: ", kGrantHint));
     }
     return f;
   }

@@ -72,12 +72,23 @@ absl::Status DeniedStatus(absl::string_view action, int err) {
   if (!missing.empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
         action, ": permission denied (", ErrnoName(err), "); tallyd lacks ",
-        missing, ": run it as root or grant the capability"));
+        missing, ": ", kGrantHint));
   }
   return absl::FailedPreconditionError(absl::StrCat(
       action, ": the kernel refused (", ErrnoName(err),
       ") although tallyd has the BPF capabilities; this kernel restricts it "
       "(lockdown, an LSM, or a disabled feature)"));
+}
+
+absl::Status UprobeDeniedStatus(absl::string_view action, int err) {
+  if (!CurrentPrivileges().cap_sys_admin &&
+      MissingBpfCapabilities(CurrentPrivileges()).empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        action, ": permission denied (", ErrnoName(err),
+        "); attaching uprobes needs CAP_SYS_ADMIN on this kernel (CAP_BPF and "
+        "CAP_PERFMON no longer suffice), which tallyd lacks: ", kGrantHint));
+  }
+  return DeniedStatus(action, err);
 }
 
 }  // namespace tally

@@ -29,10 +29,20 @@ std::string MissingBpfCapabilities(const Privileges& p);
 // own codes (>= 4000) as libbpf describes them.
 std::string ErrnoName(int err);
 
+// How to grant a capability, for messages.
+inline constexpr char kGrantHint[] =
+    "grant it (Kubernetes: securityContext.capabilities.add; systemd: "
+    "CapabilityBoundingSet= and AmbientCapabilities=)";
+
 // The status for a failed privileged operation: PERMISSION_DENIED naming the
 // missing capabilities when some are missing; otherwise FAILED_PRECONDITION,
 // since the kernel itself refused (lockdown, an LSM, or a missing feature).
 absl::Status DeniedStatus(absl::string_view action, int err);
+
+// The same for attaching a uprobe, which recent kernels (the 2025 fix that
+// took back CAP_PERFMON's uprobe permission, backported to stable) allow
+// only with CAP_SYS_ADMIN.
+absl::Status UprobeDeniedStatus(absl::string_view action, int err);
 
 }  // namespace tally
 

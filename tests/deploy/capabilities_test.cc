@@ -315,10 +315,8 @@ TEST_F(DeployCapabilitiesTest, EachMissingCapabilityIsNamedAndTallydKeepsServing
 // Uprobes need CAP_SYS_ADMIN: Linux restricts the uprobe PMU that libbpf
 // attaches through to it (kernel/events/core.c, perf_uprobe_event_init), and
 // deploy/capabilities.txt deliberately leaves it out. What a user needs is a
-// PERMISSION_DENIED naming it. tallyd today answers FAILED_PRECONDITION ("the
-// kernel refused (EACCES) although tallyd has the BPF capabilities"), so this
-// stays disabled until the agent maps that EACCES (docs/deploy.md).
-TEST_F(DeployCapabilitiesTest, DISABLED_UprobeWithoutSysAdminSaysWhatIsMissing) {
+// PERMISSION_DENIED naming it.
+TEST_F(DeployCapabilitiesTest, UprobeWithoutSysAdminSaysWhatIsMissing) {
   std::set<int> caps = Listed();
   std::unique_ptr<AgentProcess> agent = StartWith(caps, CapshKeeping(caps));
   ASSERT_NE(agent, nullptr);
