@@ -44,6 +44,10 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "CA bundle that client certificates must chain to (PEM)");
 ABSL_FLAG(bool, insecure_plaintext, false,
           "allow TCP without TLS: anyone who connects can load kernel programs");
+ABSL_FLAG(std::string, health_listen, "",
+          "also serve only grpc.health.v1 here, in plaintext (HOST:PORT), for "
+          "Kubernetes' native gRPC probes, which cannot present a client "
+          "certificate; the Agent API never listens here");
 ABSL_FLAG(std::string, ready_file, "",
           "once serving, write the listening address here (for scripts and "
           "tests that bind port 0)");
@@ -166,14 +170,38 @@ int Run() {
     std::fprintf(stderr, "tallyd: cannot listen on %s\n", listen.address.c_str());
     return 1;
   }
+  // The health-only listener: a second server with no service of ours
+  // registered, so it answers grpc.health.v1 (and reflection, which lists
+  // nothing else) and nothing that loads kernel programs.
+  std::unique_ptr<grpc::Server> health_server;
+  std::string health_bound;
+  if (std::string health = absl::GetFlag(FLAGS_health_listen); !health.empty()) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (health_server == nullptr || health_port == 0) {
+      std::fprintf(stderr, "tallyd: cannot listen on --health_listen=%s\n",
+                   health.c_str());
+      return 1;
+    }
+    health_bound = absl::StrCat(health.substr(0, health.rfind(':')), ":",
+                                health_port);
+    LOG(INFO) << "health service (plaintext, health only) on " << health_bound;
+  }
   std::string bound = listen.address;
   if (!IsUnixAddress(listen.address)) {
     bound = absl::StrCat(listen.address.substr(0, listen.address.rfind(':')),
                          ":", port);
   }
   LOG(INFO) << "listening on " << bound;
+  // Line 1: the API address; line 2: the health address, if any.
   if (std::string ready = absl::GetFlag(FLAGS_ready_file);
-      !ready.empty() && !WriteReadyFile(ready, bound)) {
+      !ready.empty() &&
+      !WriteReadyFile(ready, health_bound.empty()
+                                 ? bound
+                                 : absl::StrCat(bound, "\n", health_bound))) {
     LOG(ERROR) << "cannot write --ready_file " << ready;
   }
 
@@ -186,7 +214,9 @@ int Run() {
   sigwait(&signals, &signo);
   LOG(INFO) << "received " << strsignal(signo) << ", shutting down";
 
+  // Readiness fails first, so a load balancer stops sending new calls.
   server->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server) health_server->GetHealthCheckService()->SetServingStatus(false);
   manager.Shutdown();   // refuse starts; final updates; detach every probe
   sampler.CloseAll();   // end streams once their final updates are out
   // Readers drain their final updates within the grace period; a stalled one
@@ -198,6 +228,10 @@ int Run() {
   }
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
   server->Wait();
+  if (health_server) {
+    health_server->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server->Wait();
+  }
   if (IsUnixAddress(listen.address)) {
     unlink(UnixSocketPath(listen.address).c_str());
   }

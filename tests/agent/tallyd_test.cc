@@ -436,8 +436,9 @@ TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
   }
 }
 
-TEST_F(TallydTest, HealthServiceReportsServing) {
-  grpc::GenericStub generic(agent_->NewChannel());
+// Calls grpc.health.v1.Health/Check for the whole server; the raw response.
+absl::StatusOr<std::string> HealthCheck(std::shared_ptr<grpc::Channel> channel) {
+  grpc::GenericStub generic(channel);
   grpc::Slice empty("");  // HealthCheckRequest{service: ""}: no bytes
   grpc::ByteBuffer request(&empty, 1);
   grpc::ByteBuffer response;
@@ -455,15 +456,40 @@ TEST_F(TallydTest, HealthServiceReportsServing) {
                     });
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return done; });
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
   std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
+  if (!response.Dump(&slices).ok()) return absl::InternalError("bad response");
   std::string bytes;
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& sl : slices) {
+    bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
   }
-  // HealthCheckResponse{status: SERVING (1)}.
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  return bytes;
+}
+
+// HealthCheckResponse{status: SERVING (1)}.
+const std::string kServing("\x08\x01", 2);
+
+TEST_F(TallydTest, HealthServiceReportsServing) {
+  absl::StatusOr<std::string> health = HealthCheck(agent_->NewChannel());
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, kServing);
+}
+
+TEST_F(TallydTest, HealthListenerServesHealthButNotTheApi) {
+  StartAgent({"--health_listen=127.0.0.1:0"});
+  std::ifstream ready(agent_->dir() + "/ready");
+  std::string api, health_address;
+  ASSERT_TRUE(std::getline(ready, api) && std::getline(ready, health_address));
+  auto channel = grpc::CreateChannel(health_address,
+                                     grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::string> health = HealthCheck(channel);
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, kServing);
+  // Plaintext here must not reach anything that loads kernel programs.
+  v1::GetInfoResponse info;
+  grpc::Status s = v1::Agent::NewStub(channel)->GetInfo(
+      ContextWithDeadline().get(), {}, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 }  // namespace
