@@ -116,6 +116,15 @@ absl::Status AttachError(const AttachPoint& point, int err) {
                                                 point.binary));
     }
   }
+  if (err == E2BIG) {
+    // perf_event_attach_bpf_prog: at most BPF_TRACE_MAX_PROGS (64) programs
+    // share one tracepoint, kprobe or uprobe event.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "attaching ", spec, ": the kernel allows at most 64 BPF programs on "
+        "one event and this one has them all (other tally probes or tools); "
+        "stop some, or use a raw tracepoint or tp_btf hook, which has no such "
+        "limit"));
+  }
   if (err == LIBBPF_ERRNO__FORMAT &&
       (point.kind == AttachKind::kUprobe ||
        point.kind == AttachKind::kUretprobe)) {

@@ -1,5 +1,7 @@
 #include "agent/probe_manager.h"
 
+#include <malloc.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -106,7 +108,12 @@ void ProbeManager::Run() {
       queue_.pop_front();
     }
     mu_.Unlock();
-    if (task) task();
+    if (task) {
+      task();
+      // Loads may parse the full kernel BTF (tp_btf, fentry): megabytes
+      // freed at once, worth returning to the system.
+      malloc_trim(0);
+    }
     StopExpired();
     mu_.Lock();
   }

@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -121,6 +122,9 @@ int Run() {
 
   AgentIdentity identity{NodeName(), NewEpoch(), absl::Now()};
   KernelFeatures features = ProbeKernelFeatures();
+  // The probing threads parsed the kernel's BTF in their own malloc arenas;
+  // give those megabytes back rather than keep them resident.
+  malloc_trim(0);
   std::string supported;
   for (AttachKind kind : features.Supported()) {
     absl::StrAppend(&supported, supported.empty() ? "" : ", ",

@@ -16,6 +16,7 @@ struct BenchContext {
   std::string tallyd;
   std::string tallyctl;
   KernelFeatures features;
+  int bpf_programs_at_start = 0;  // loaded by anyone before the run
 };
 
 // One markdown section: a heading, a method paragraph and a table.

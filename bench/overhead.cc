@@ -126,8 +126,8 @@ SectionResult RunOverhead(const BenchContext& ctx) {
       " getppid() syscalls, timed with CLOCK_MONOTONIC; each configuration is "
       "attached, warmed up (10k calls), measured, detached; all "
       "configurations once per round, ", ctx.rounds,
-      " rounds, medians reported. \"+ns\" is the median minus the bare "
-      "loop's median. No filters: every probe counts every getppid on the "
+      " rounds, medians reported. \"+ns\" is the median over rounds of (the "
+      "configuration's ns/op minus a bare loop's measured just before it). No filters: every probe counts every getppid on the "
       "machine, as bpftrace's does. raw_tp and tp_btf hook sys_enter (every "
       "syscall); the tracepoint hooks sys_enter_getppid.");
   s.header = {"mechanism", "bare ns/op", "empty +ns", "tally +ns",
@@ -137,16 +137,25 @@ SectionResult RunOverhead(const BenchContext& ctx) {
   }
   s.header.insert(s.header.end(), {"bpftrace +ns", "tally / bpftrace"});
 
+  // Per configuration, the cost it adds over a bare loop measured right
+  // before it: pairing cancels most of the drift of a shared machine.
   std::map<std::string, std::vector<double>> samples;  // "mech/config"
+  std::vector<double> bare_samples;
   std::vector<Mechanism> mechanisms = Mechanisms(ctx);
+  double bare_now = 0;
+  auto measure_bare = [&] {
+    NsPerGetppid(10000);
+    bare_now = NsPerGetppid(ctx.iterations);
+    bare_samples.push_back(bare_now);
+  };
   auto measure = [&](const std::string& key) {
     NsPerGetppid(10000);
-    samples[key].push_back(NsPerGetppid(ctx.iterations));
+    samples[key].push_back(NsPerGetppid(ctx.iterations) - bare_now);
   };
   for (int round = 0; round < ctx.rounds; ++round) {
-    measure("bare");
     for (const Mechanism& m : mechanisms) {
       const std::string name(AttachKindName(m.kind));
+      measure_bare();
       if (auto empty = EmptyProbe::Attach(m.point)) {
         measure(name + "/empty");
       }
@@ -155,6 +164,7 @@ SectionResult RunOverhead(const BenchContext& ctx) {
       for (GroupBy g : configs) {
         CounterOptions options;
         options.group_by = g;
+        measure_bare();
         auto probe = CounterProbe::Create(m.point, options);
         if (!probe.ok()) {
           LOG(WARNING) << "tally on " << m.point.ToSpec() << ": " << probe.status();
@@ -163,6 +173,7 @@ SectionResult RunOverhead(const BenchContext& ctx) {
         measure(absl::StrCat(name, "/", GroupByName(g)));
       }
       if (have_bpftrace && !m.bpftrace.empty()) {
+        measure_bare();
         auto bt = Bpftrace::Start(m.bpftrace);
         if (bt.ok()) {
           measure(name + "/bpftrace");
@@ -173,11 +184,11 @@ SectionResult RunOverhead(const BenchContext& ctx) {
     }
   }
 
-  const double bare = Median(samples["bare"]);
+  const double bare = Median(bare_samples);
   auto added = [&](const std::string& key) -> std::optional<double> {
     auto it = samples.find(key);
     if (it == samples.end() || it->second.empty()) return std::nullopt;
-    return Median(it->second) - bare;
+    return Median(it->second);
   };
   auto cell = [](std::optional<double> v) { return v ? Ns(*v) : std::string("n/a"); };
   for (const Mechanism& m : mechanisms) {

@@ -1,6 +1,8 @@
 // tally_bench: per-event overhead, control-plane latency, agent footprint
 // and fleet fan-out, side by side with bpftrace. Needs root. bench/run.sh
 // runs it and writes docs/benchmarks.md.
+#include <bpf/bpf.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
   if (ctx.tallyctl.empty()) {
     ctx.tallyctl = tally::testing::RunfilePath("client/tallyctl");
   }
+  uint32_t id = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) ++ctx.bpf_programs_at_start;
   ctx.features = tally::ProbeKernelFeatures();
 
   std::vector<tally::bench::SectionResult> results;
