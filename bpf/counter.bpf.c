@@ -41,16 +41,16 @@ static __always_inline void bump_slot(__u32 slot)
 		(*v)++;
 }
 
-static __always_inline void fill_key(struct tally_key *key, __u64 pid_tgid)
+static __always_inline void fill_key(struct tally_key *key)
 {
 	struct task_struct *task;
 
 	switch (group_by) {
 	case TALLY_GROUP_PID:
-		key->id = (__u32)pid_tgid;
+		key->id = (__u32)bpf_get_current_pid_tgid();
 		break;
 	case TALLY_GROUP_TGID:
-		key->id = pid_tgid >> 32;
+		key->id = bpf_get_current_pid_tgid() >> 32;
 		break;
 	case TALLY_GROUP_COMM:
 		/* The process name, not the thread's: threads of one program
@@ -69,12 +69,12 @@ static __always_inline void fill_key(struct tally_key *key, __u64 pid_tgid)
 	}
 }
 
-static __always_inline void count_key(__u64 pid_tgid)
+static __always_inline void count_key(void)
 {
 	struct tally_key key = {};
 	__u64 one = 1, *v;
 
-	fill_key(&key, pid_tgid);
+	fill_key(&key);
 	v = bpf_map_lookup_elem(&keys, &key);
 	if (v) {
 		(*v)++;
@@ -92,17 +92,18 @@ static __always_inline void count_key(__u64 pid_tgid)
 	bump_slot(TALLY_SLOT_DROPPED_KEYS);
 }
 
+/* The rodata knobs are frozen before load, so the verifier drops every
+ * branch they rule out: without filters or grouping a program is one array
+ * lookup and an increment, and helpers run only when a knob needs them. */
 static __always_inline int count_event(void)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	if (targ_tgid && (pid_tgid >> 32) != targ_tgid)
+	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return 0;
 	if (targ_cgroup_id && bpf_get_current_cgroup_id() != targ_cgroup_id)
 		return 0;
 	bump_slot(TALLY_SLOT_EVENTS);
 	if (group_by != TALLY_GROUP_NONE)
-		count_key(pid_tgid);
+		count_key();
 	return 0;
 }
 

@@ -30,7 +30,7 @@ TEST(TallyBenchTest, SmokeRunProducesEveryRow) {
            "| bpftrace start to attached |", "| tallyd | idle |",
            "| bpftrace | one count probe |", "| 3 |", "StartProbe p50",
            "tallyd RSS idle", "tally's added cost vs bpftrace's (tracepoint)",
-           "counting over the empty program (tracepoint)"}) {
+           "counting over the empty program (tracepoint, in-program)"}) {
     EXPECT_THAT(r.out, HasSubstr(expected));
   }
   // No measurement may be missing from the tally rows.
