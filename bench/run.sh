@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark and writes docs/benchmarks.md. Needs root (BPF) and
+# Runs every benchmark and writes docs/benchmarks.md (generated tables plus
+# bench/analysis.md). Needs root (BPF) and
 # takes a few minutes. Extra arguments go to tally_bench (e.g. --rounds=9).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,4 +8,8 @@ cd "$(dirname "$0")/.."
 bazel build //bench:tally_bench
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-$SUDO ./bazel-bin/bench/tally_bench --out=docs/benchmarks.md "$@"
+out=$(mktemp)
+$SUDO ./bazel-bin/bench/tally_bench --out="$out" "$@"
+# The tables are generated; the reading of them is written by hand.
+cat "$out" bench/analysis.md > docs/benchmarks.md
+rm -f "$out"
