@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/bpf_test_env.h"
+#include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
 
 // Called from the test to drive uprobes; noinline and extern "C" so the
@@ -37,15 +38,14 @@ extern "C" __attribute__((noinline, used)) int tally_test_uprobe_target(int x) {
 namespace tally {
 namespace {
 
+using ::tally::testing::CallGetppid;
+
 using ::tally::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 constexpr int kCalls = 1000;
 
-void CallGetppid(int n) {
-  for (int i = 0; i < n; ++i) syscall(SYS_getppid);
-}
 
 uint32_t SelfTgid() { return static_cast<uint32_t>(getpid()); }
 

@@ -24,9 +24,13 @@
 #include "gtest/gtest.h"
 #include "tests/testing/agent_process.h"
 #include "tests/testing/bpf_test_env.h"
+#include "tests/testing/events.h"
 
 namespace tally {
 namespace {
+
+using ::tally::testing::CallGetppid;
+using ::tally::testing::GetppidProbe;
 
 using ::tally::testing::AgentProcess;
 using ::tally::testing::ContextWithDeadline;
@@ -34,17 +38,7 @@ using ::testing::HasSubstr;
 
 constexpr int kEvents = 500;
 
-void CallGetppid(int n) {
-  for (int i = 0; i < n; ++i) syscall(SYS_getppid);
-}
 
-v1::StartProbeRequest GetppidProbe(const std::string& name) {
-  v1::StartProbeRequest req;
-  req.set_name(name);
-  req.set_hook("tracepoint:syscalls:sys_enter_getppid");
-  req.set_pid(getpid());
-  return req;
-}
 
 class TallydTest : public ::testing::Test {
  protected:

@@ -16,16 +16,16 @@
 #include "gtest/gtest.h"
 #include "tests/testing/agent_process.h"
 #include "tests/testing/bpf_test_env.h"
+#include "tests/testing/events.h"
 
 namespace tally {
 namespace {
 
+using ::tally::testing::CallGetppid;
+
 using ::tally::testing::AgentProcess;
 using ::tally::testing::ContextWithDeadline;
 
-void CallGetppid(int n) {
-  for (int i = 0; i < n; ++i) syscall(SYS_getppid);
-}
 
 // Resident memory of `pid` in kB.
 long RssKb(pid_t pid) {

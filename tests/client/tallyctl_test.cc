@@ -22,11 +22,14 @@
 #include "tally/v1/cli_output.pb.h"
 #include "tests/testing/agent_process.h"
 #include "tests/testing/bpf_test_env.h"
+#include "tests/testing/events.h"
 #include "tests/testing/netns_fleet.h"
 #include "tests/testing/subprocess.h"
 
 namespace tally {
 namespace {
+
+using ::tally::testing::CallGetppid;
 
 using ::tally::testing::Child;
 using ::tally::testing::NetnsFleet;
@@ -38,9 +41,6 @@ constexpr int kAgents = 3;
 constexpr uint64_t kEvents = 300;
 constexpr char kFleetName[] = "tally-agents.test";
 
-void CallGetppid(uint64_t n) {
-  for (uint64_t i = 0; i < n; ++i) syscall(SYS_getppid);
-}
 
 template <typename T>
 T ParseJson(const std::string& line) {

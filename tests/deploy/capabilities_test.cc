@@ -44,10 +44,14 @@
 #include "tally/v1/agent.grpc.pb.h"
 #include "tests/testing/agent_process.h"
 #include "tests/testing/bpf_test_env.h"
+#include "tests/testing/events.h"
 #include "tests/testing/subprocess.h"
 
 namespace tally {
 namespace {
+
+using ::tally::testing::CallGetppid;
+using ::tally::testing::GetppidProbe;
 
 using ::tally::testing::AgentProcess;
 using ::tally::testing::ContextWithDeadline;
@@ -176,17 +180,7 @@ std::map<std::string, uint64_t> DaemonSetMemoryMiB() {
   return out;
 }
 
-void CallGetppid(int n) {
-  for (int i = 0; i < n; ++i) syscall(SYS_getppid);
-}
 
-v1::StartProbeRequest GetppidProbe(const std::string& name) {
-  v1::StartProbeRequest req;
-  req.set_name(name);
-  req.set_hook("tracepoint:syscalls:sys_enter_getppid");
-  req.set_pid(getpid());
-  return req;
-}
 
 class DeployCapabilitiesTest : public ::testing::Test {
  protected:

@@ -137,6 +137,14 @@ std::string AgentProcess::Log() const {
   return s.str();
 }
 
+v1::StartProbeRequest GetppidProbe(const std::string& name) {
+  v1::StartProbeRequest req;
+  req.set_name(name);
+  req.set_hook("tracepoint:syscalls:sys_enter_getppid");
+  req.set_pid(getpid());
+  return req;
+}
+
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
     absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -65,6 +65,10 @@ class AgentProcess {
   std::string address_;
 };
 
+// StartProbe of tracepoint:syscalls:sys_enter_getppid filtered to this
+// process: CallGetppid(n) (events.h) then makes exactly n events.
+v1::StartProbeRequest GetppidProbe(const std::string& name);
+
 // A ClientContext with a deadline, as every non-stream call should have.
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
     absl::Duration timeout = absl::Seconds(20));
