@@ -120,12 +120,17 @@ void ProbeManager::Run() {
   mu_.Unlock();
 }
 
-ProbeInfo ProbeManager::InfoOf(const Entry& entry) const {
+ProbeInfo ProbeManager::Describe(const Entry& entry, ProbeState state) {
   ProbeInfo info;
   info.probe = entry.probe;
   info.ttl = entry.ttl;
   info.expires_at = entry.expires_at;
-  info.state = ProbeState::kRunning;
+  info.state = state;
+  return info;
+}
+
+ProbeInfo ProbeManager::InfoOf(const Entry& entry) const {
+  ProbeInfo info = Describe(entry, ProbeState::kRunning);
   absl::StatusOr<CounterSnapshot> snap = entry.probe->counter->Read(0);
   if (snap.ok()) info.total = snap->total;
   return info;
@@ -201,11 +206,7 @@ absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
     entry = std::move(it->second);
     probes_.erase(it);
   }
-  ProbeInfo info;
-  info.probe = entry.probe;
-  info.ttl = entry.ttl;
-  info.expires_at = entry.expires_at;
-  info.state = state;
+  ProbeInfo info = Describe(entry, state);
   // Detach here, on the worker (the serialization point), before the final
   // read: nothing counts after it, so no later read can exceed it.
   entry.probe->counter->Detach();

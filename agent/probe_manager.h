@@ -123,6 +123,9 @@ class ProbeManager : public ProbeSource {
   absl::StatusOr<ProbeInfo> DoStop(const std::string& name, ProbeState state)
       ABSL_LOCKS_EXCLUDED(mu_);
   void StopExpired() ABSL_LOCKS_EXCLUDED(mu_);
+  // The entry as the API describes it, without reading its counter.
+  static ProbeInfo Describe(const Entry& entry, ProbeState state);
+  // Describe() of a running probe, with its current total.
   ProbeInfo InfoOf(const Entry& entry) const;
 
   const CounterOpener opener_;

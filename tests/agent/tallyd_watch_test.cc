@@ -58,6 +58,17 @@ class TallydWatchTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
+  // A stub on its own connection with a small, fixed flow-control window
+  // (no BDP growth): a stream on it that is not read really blocks the
+  // agent's writes, as a stalled client's would.
+  std::unique_ptr<v1::Agent::Stub> SmallWindowStub() const {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+    return v1::Agent::NewStub(grpc::CreateCustomChannel(
+        agent_->address(), grpc::InsecureChannelCredentials(), args));
+  }
+
   std::unique_ptr<AgentProcess> agent_;
   std::unique_ptr<v1::Agent::Stub> stub_;
 };
@@ -141,14 +152,8 @@ TEST_F(TallydWatchTest, StalledWatcherIsCoalescedAndDoesNotSlowOthers) {
     });
   }
 
-  // The stalled watcher: opened, never read until the end, on its own
-  // connection with a small fixed flow-control window (no BDP growth), so
-  // the agent's writes to it really block.
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  auto stalled_stub = v1::Agent::NewStub(grpc::CreateCustomChannel(
-      agent_->address(), grpc::InsecureChannelCredentials(), args));
+  // The stalled watcher: opened, never read until the end.
+  auto stalled_stub = SmallWindowStub();
   grpc::ClientContext stalled_ctx;
   v1::WatchCountsRequest req;
   req.mutable_interval()->set_nanos(100 * 1000 * 1000);
@@ -212,11 +217,7 @@ TEST_F(TallydWatchTest, StalledWatcherGetsTheFinalUpdateOfARestartedProbe) {
   };
   burst();
 
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  auto stalled_stub = v1::Agent::NewStub(grpc::CreateCustomChannel(
-      agent_->address(), grpc::InsecureChannelCredentials(), args));
+  auto stalled_stub = SmallWindowStub();
   grpc::ClientContext ctx;
   v1::WatchCountsRequest req;
   req.mutable_interval()->set_nanos(100 * 1000 * 1000);
