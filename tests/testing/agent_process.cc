@@ -9,13 +9,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/testing/subprocess.h"
 
 namespace tally::testing {
 
@@ -131,10 +131,7 @@ absl::StatusOr<int> AgentProcess::WaitExit(absl::Duration timeout) {
 }
 
 std::string AgentProcess::Log() const {
-  std::ifstream in(dir_ + "/tallyd.log");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return ReadWholeFile(dir_ + "/tallyd.log");
 }
 
 v1::StartProbeRequest GetppidProbe(const std::string& name) {

@@ -30,13 +30,6 @@ int DecodeStatus(int status) {
   return -1;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string TempPath() {
   char tmpl[] = "/tmp/tally-proc-XXXXXX";
   int fd = mkstemp(tmpl);
@@ -45,6 +38,13 @@ std::string TempPath() {
 }
 
 }  // namespace
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
   RunResult result;
@@ -76,8 +76,8 @@ RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
     }
     absl::SleepFor(absl::Milliseconds(5));
   }
-  result.out = ReadAll(out_path);
-  result.err = ReadAll(err_path);
+  result.out = ReadWholeFile(out_path);
+  result.err = ReadWholeFile(err_path);
   unlink(out_path.c_str());
   unlink(err_path.c_str());
   return result;
@@ -150,6 +150,6 @@ int Child::Wait(absl::Duration timeout) {
   return kTimedOut;
 }
 
-std::string Child::Stderr() const { return ReadAll(err_path_); }
+std::string Child::Stderr() const { return ReadWholeFile(err_path_); }
 
 }  // namespace tally::testing

@@ -19,6 +19,9 @@ struct RunResult {
   std::string err;
 };
 
+// A file's whole contents; empty if it cannot be read (logs, outputs).
+std::string ReadWholeFile(const std::string& path);
+
 // Runs argv[0] (PATH lookup) to completion; kills it after `timeout`.
 RunResult Run(const std::vector<std::string>& argv,
               absl::Duration timeout = absl::Seconds(60));
