@@ -15,11 +15,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "agent/counter_probe.h"
-#include "agent/group_by.h"
-#include "agent/kernel_counter_opener.h"
-#include "agent/kernel_features.h"
-#include "agent/libbpf_logging.h"
+#include "agent/probe/feature_probe.h"
+#include "agent/probe/kernel_counter_opener.h"
+#include "agent/probe/libbpf_logging.h"
+#include "common/group_by.h"
+#include "common/hook_spec.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(absl::Duration, for, absl::Seconds(5), "how long to count");
@@ -41,7 +41,8 @@ int Run(const std::string& hook) {
   }
   CounterOptions options;
   options.tgid = absl::GetFlag(FLAGS_pid);
-  absl::StatusOr<GroupBy> group_by = ParseGroupBy(absl::GetFlag(FLAGS_group_by));
+  absl::StatusOr<GroupBy> group_by =
+      ParseGroupBy(absl::GetFlag(FLAGS_group_by));
   if (!group_by.ok()) {
     std::fprintf(stderr, "tallycount: %s\n",
                  group_by.status().ToString().c_str());
@@ -57,9 +58,8 @@ int Run(const std::string& hook) {
     return 1;
   }
   std::printf("counting %s via %s%s%s on %s\n", hook.c_str(),
-              probe->attached.ToSpec().c_str(),
-              probe->note.empty() ? "" : ": ", probe->note.c_str(),
-              features.release.c_str());
+              probe->attached.ToSpec().c_str(), probe->note.empty() ? "" : ": ",
+              probe->note.c_str(), features.release.c_str());
   std::fflush(stdout);
 
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_for);
@@ -72,10 +72,12 @@ int Run(const std::string& hook) {
     absl::StatusOr<CounterSnapshot> snap =
         probe->counter->Read(static_cast<size_t>(absl::GetFlag(FLAGS_top)));
     if (!snap.ok()) {
-      std::fprintf(stderr, "tallycount: %s\n", snap.status().ToString().c_str());
+      std::fprintf(stderr, "tallycount: %s\n",
+                   snap.status().ToString().c_str());
       return 1;
     }
-    std::printf("%8.1fs  total %llu  (+%llu)", absl::ToDoubleSeconds(next - start),
+    std::printf("%8.1fs  total %llu  (+%llu)",
+                absl::ToDoubleSeconds(next - start),
                 static_cast<unsigned long long>(snap->total),
                 static_cast<unsigned long long>(snap->total - last));
     if (snap->dropped_keys > 0) {
@@ -106,8 +108,9 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   tally::InstallLibbpfLogging();
   if (args.size() != 2) {
-    std::fprintf(stderr, "tallycount: expected exactly one HOOK, e.g. "
-                         "syscall:execve (see --help)\n");
+    std::fprintf(stderr,
+                 "tallycount: expected exactly one HOOK, e.g. "
+                 "syscall:execve (see --help)\n");
     return 1;
   }
   std::signal(SIGINT, [](int) { tally::stop_requested = 1; });

@@ -1,17 +1,12 @@
 // tallyd: the node agent. Loads and attaches CO-RE counters on gRPC request
 // and streams their counts.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -23,15 +18,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "agent/agent_service.h"
-#include "agent/kernel_counter_opener.h"
-#include "agent/kernel_features.h"
-#include "agent/libbpf_logging.h"
-#include "agent/limits.h"
-#include "agent/probe_manager.h"
-#include "agent/sampler.h"
-#include "agent/server_credentials.h"
-#include "agent/version.h"
+#include "agent/daemon/daemon.h"
+#include "agent/daemon/version.h"
+#include "agent/probe/feature_probe.h"
+#include "agent/probe/kernel_counter_opener.h"
+#include "agent/probe/libbpf_logging.h"
+#include "common/clock.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(std::string, listen, "unix:/run/tally/tallyd.sock",
@@ -43,8 +35,9 @@ ABSL_FLAG(std::string, tls_cert, "", "server certificate chain (PEM)");
 ABSL_FLAG(std::string, tls_key, "", "server private key (PEM)");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "CA bundle that client certificates must chain to (PEM)");
-ABSL_FLAG(bool, insecure_plaintext, false,
-          "allow TCP without TLS: anyone who connects can load kernel programs");
+ABSL_FLAG(
+    bool, insecure_plaintext, false,
+    "allow TCP without TLS: anyone who connects can load kernel programs");
 ABSL_FLAG(std::string, health_listen, "",
           "also serve only grpc.health.v1 here, in plaintext (HOST:PORT), for "
           "Kubernetes' native gRPC probes, which cannot present a client "
@@ -62,7 +55,8 @@ ABSL_FLAG(absl::Duration, min_interval, tally::AgentLimits().min_interval,
           "shortest WatchCounts interval");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "how long streams get to drain on SIGTERM before they are cut");
-ABSL_FLAG(int, verbosity, 0, "glog verbosity; 1 shows libbpf warnings, 2 debug");
+ABSL_FLAG(int, verbosity, 0,
+          "glog verbosity; 1 shows libbpf warnings, 2 debug");
 
 namespace tally {
 namespace {
@@ -106,12 +100,6 @@ int Run() {
   listen.tls_key = absl::GetFlag(FLAGS_tls_key);
   listen.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   listen.insecure_plaintext = absl::GetFlag(FLAGS_insecure_plaintext);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      MakeServerCredentials(listen);
-  if (!creds.ok()) {
-    std::fprintf(stderr, "tallyd: %s\n", std::string(creds.status().message()).c_str());
-    return 1;
-  }
 
   AgentLimits limits;
   limits.max_probes = absl::GetFlag(FLAGS_max_probes);
@@ -140,72 +128,28 @@ int Run() {
     }
   }
 
-  ProbeManager manager(KernelCounterOpener(&features), limits);
-  Sampler sampler(&manager, limits);
-  manager.SetListener(&sampler);
-  AgentService service(identity, &features, limits, &manager, &sampler);
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  // Finds dead watchers on broken connections.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.RegisterService(&service);
-
-  int port = 0;
-  mode_t old_umask = 0;
-  if (IsUnixAddress(listen.address)) {
-    std::string path = UnixSocketPath(listen.address);
-    std::error_code ignored;
-    std::filesystem::create_directories(
-        std::filesystem::path(path).parent_path(), ignored);
-    unlink(path.c_str());  // a stale socket from a previous run
-    builder.AddListeningPort(listen.address, *creds);
-    // Root only: whoever can connect can load kernel programs.
-    old_umask = umask(0077);
-  } else {
-    builder.AddListeningPort(listen.address, *creds, &port);
-  }
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (IsUnixAddress(listen.address)) umask(old_umask);
-  if (server == nullptr || (!IsUnixAddress(listen.address) && port == 0)) {
-    std::fprintf(stderr, "tallyd: cannot listen on %s\n", listen.address.c_str());
+  DaemonConfig config;
+  config.identity = identity;
+  config.limits = limits;
+  config.listen = listen;
+  config.health_listen = absl::GetFlag(FLAGS_health_listen);
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon =
+      Daemon::Start(std::move(config), &features,
+                    KernelCounterOpener(&features), Clock::Real());
+  if (!daemon.ok()) {
+    std::fprintf(stderr, "tallyd: %s\n",
+                 std::string(daemon.status().message()).c_str());
     return 1;
   }
-  // The health-only listener: a second server with no service of ours
-  // registered, so it answers grpc.health.v1 (and reflection, which lists
-  // nothing else) and nothing that loads kernel programs.
-  std::unique_ptr<grpc::Server> health_server;
-  std::string health_bound;
-  if (std::string health = absl::GetFlag(FLAGS_health_listen); !health.empty()) {
-    grpc::ServerBuilder health_builder;
-    int health_port = 0;
-    health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
-                                    &health_port);
-    health_server = health_builder.BuildAndStart();
-    if (health_server == nullptr || health_port == 0) {
-      std::fprintf(stderr, "tallyd: cannot listen on --health_listen=%s\n",
-                   health.c_str());
-      return 1;
-    }
-    health_bound = absl::StrCat(health.substr(0, health.rfind(':')), ":",
-                                health_port);
-    LOG(INFO) << "health service (plaintext, health only) on " << health_bound;
-  }
-  std::string bound = listen.address;
-  if (!IsUnixAddress(listen.address)) {
-    bound = absl::StrCat(listen.address.substr(0, listen.address.rfind(':')),
-                         ":", port);
-  }
-  LOG(INFO) << "listening on " << bound;
   // Line 1: the API address; line 2: the health address, if any.
+  const std::string& health_bound = (*daemon)->health_address();
   if (std::string ready = absl::GetFlag(FLAGS_ready_file);
       !ready.empty() &&
       !WriteReadyFile(ready, health_bound.empty()
-                                 ? bound
-                                 : absl::StrCat(bound, "\n", health_bound))) {
+                                 ? (*daemon)->address()
+                                 : absl::StrCat((*daemon)->address(), "\n",
+                                                health_bound))) {
     LOG(ERROR) << "cannot write --ready_file " << ready;
   }
 
@@ -218,27 +162,7 @@ int Run() {
   sigwait(&signals, &signo);
   LOG(INFO) << "received " << strsignal(signo) << ", shutting down";
 
-  // Readiness fails first, so a load balancer stops sending new calls.
-  server->GetHealthCheckService()->SetServingStatus(false);
-  if (health_server) health_server->GetHealthCheckService()->SetServingStatus(false);
-  manager.Shutdown();   // refuse starts; final updates; detach every probe
-  sampler.CloseAll();   // end streams once their final updates are out
-  // Readers drain their final updates within the grace period; a stalled one
-  // is cut when it ends. gRPC's own Shutdown would also wait that long for
-  // every idle client connection, so it gets only a short deadline after.
-  const absl::Time grace_end = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
-  while (sampler.watcher_count() > 0 && absl::Now() < grace_end) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
-  server->Wait();
-  if (health_server) {
-    health_server->Shutdown(absl::ToChronoTime(absl::Now()));
-    health_server->Wait();
-  }
-  if (IsUnixAddress(listen.address)) {
-    unlink(UnixSocketPath(listen.address).c_str());
-  }
+  (*daemon)->Shutdown();
   LOG(INFO) << "stopped; no probe remains attached";
   return 0;
 }

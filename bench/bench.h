@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/kernel_features.h"
+#include "agent/probe/kernel_features.h"
 
 namespace tally::bench {
 

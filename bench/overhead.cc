@@ -14,13 +14,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "agent/counter_probe.h"
-#include "agent/group_by.h"
-#include "agent/hook_resolver.h"
+#include "agent/probe/attach_kinds.h"
+#include "agent/probe/bpf_counter.h"
+#include "agent/probe/kernel_symbols.h"
 #include "bench/bench.h"
 #include "bench/bpftrace_runner.h"
 #include "bench/empty.skel.h"
 #include "bench/stats.h"
+#include "common/group_by.h"
 #include "glog/logging.h"
 
 namespace tally::bench {
@@ -37,8 +38,8 @@ double NsPerGetppid(int iterations) {
 
 struct Mechanism {
   AttachKind kind;
-  AttachPoint point;       // for tally and the empty program
-  std::string bpftrace;    // empty: bpftrace has no such probe type
+  AttachPoint point;     // for tally and the empty program
+  std::string bpftrace;  // empty: bpftrace has no such probe type
 };
 
 std::vector<Mechanism> Mechanisms(const BenchContext& ctx) {
@@ -58,8 +59,8 @@ std::vector<Mechanism> Mechanisms(const BenchContext& ctx) {
                                 " { @c = count(); }")});
   }
   if (ctx.features.Check(AttachKind::kFentry).ok()) {
-    out.push_back({AttachKind::kFentry,
-                   {AttachKind::kFentry, "", "vfs_read", ""}, ""});
+    out.push_back(
+        {AttachKind::kFentry, {AttachKind::kFentry, "", "vfs_read", ""}, ""});
   }
   return out;
 }
@@ -71,34 +72,14 @@ class EmptyProbe {
     auto e = std::make_unique<EmptyProbe>();
     e->skel_ = empty_bpf__open();
     if (e->skel_ == nullptr) return nullptr;
-    bpf_program* prog = nullptr;
-    switch (p.kind) {
-      case AttachKind::kTracepoint: prog = e->skel_->progs.handle__tracepoint; break;
-      case AttachKind::kRawTracepoint: prog = e->skel_->progs.handle__raw_tp; break;
-      case AttachKind::kTpBtf: prog = e->skel_->progs.handle__tp_btf; break;
-      case AttachKind::kKprobe: prog = e->skel_->progs.handle__kprobe; break;
-      case AttachKind::kFentry: prog = e->skel_->progs.handle__fentry; break;
-      default: return nullptr;
-    }
+    bpf_program* prog = ProgramFor(e->skel_->obj, p.kind);
+    if (prog == nullptr) return nullptr;
     bpf_program__set_autoload(prog, true);
-    if (p.kind == AttachKind::kTpBtf || p.kind == AttachKind::kFentry) {
+    if (KernelInfo(p.kind).method == AttachMethod::kBtfTarget) {
       bpf_program__set_attach_target(prog, 0, p.target.c_str());
     }
     if (empty_bpf__load(e->skel_) != 0) return nullptr;
-    switch (p.kind) {
-      case AttachKind::kTracepoint:
-        e->link_ = bpf_program__attach_tracepoint(prog, p.category.c_str(),
-                                                  p.target.c_str());
-        break;
-      case AttachKind::kRawTracepoint:
-        e->link_ = bpf_program__attach_raw_tracepoint(prog, p.target.c_str());
-        break;
-      case AttachKind::kKprobe:
-        e->link_ = bpf_program__attach_kprobe(prog, false, p.target.c_str());
-        break;
-      default:
-        e->link_ = bpf_program__attach(prog);
-    }
+    e->link_ = AttachProgram(prog, p, -1);
     return e->link_ != nullptr ? std::move(e) : nullptr;
   }
   bpf_link* link() const { return link_; }
@@ -119,7 +100,8 @@ std::string Ns(double v) { return absl::StrFormat("%.1f", v); }
 std::pair<uint64_t, uint64_t> ProgStats(bpf_link* link) {
   bpf_link_info link_info = {};
   uint32_t len = sizeof(link_info);
-  if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) return {0, 0};
+  if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0)
+    return {0, 0};
   int fd = bpf_prog_get_fd_by_id(link_info.prog_id);
   if (fd < 0) return {0, 0};
   bpf_prog_info info = {};
@@ -156,12 +138,14 @@ SectionResult RunOverhead(const BenchContext& ctx) {
       "A loop of ", ctx.iterations,
       " getppid() syscalls, timed with CLOCK_MONOTONIC; each configuration is "
       "attached, warmed up (10k calls), measured, detached; all "
-      "configurations once per round, ", ctx.rounds,
+      "configurations once per round, ",
+      ctx.rounds,
       " rounds, medians reported. \"+ns\" is the median over rounds of (the "
       "configuration's ns/op minus a bare loop's measured just before it). "
       "In-program ns: run_time_ns / run_cnt from the kernel's BPF stats "
       "(BPF_ENABLE_STATS) over a further loop, the program alone without the "
-      "hook; stats add their own timestamps, equally to every program. No filters: every probe counts every getppid on the "
+      "hook; stats add their own timestamps, equally to every program. No "
+      "filters: every probe counts every getppid on the "
       "machine, as bpftrace's does. raw_tp and tp_btf hook sys_enter (every "
       "syscall); the tracepoint hooks sys_enter_getppid.");
   s.header = {"mechanism", "bare ns/op", "empty +ns", "tally +ns",
@@ -181,7 +165,8 @@ SectionResult RunOverhead(const BenchContext& ctx) {
   std::vector<Mechanism> mechanisms = Mechanisms(ctx);
   double bare_now = 0;
   auto measure_prog = [&](const std::string& key, bpf_link* link) {
-    if (auto ns = InProgramNs(link, ctx.iterations / 4)) in_prog[key].push_back(*ns);
+    if (auto ns = InProgramNs(link, ctx.iterations / 4))
+      in_prog[key].push_back(*ns);
   };
   auto measure_bare = [&] {
     NsPerGetppid(10000);
@@ -206,9 +191,10 @@ SectionResult RunOverhead(const BenchContext& ctx) {
         CounterOptions options;
         options.group_by = g;
         measure_bare();
-        auto probe = CounterProbe::Create(m.point, options);
+        auto probe = BpfCounter::Create(m.point, options);
         if (!probe.ok()) {
-          LOG(WARNING) << "tally on " << m.point.ToSpec() << ": " << probe.status();
+          LOG(WARNING) << "tally on " << m.point.ToSpec() << ": "
+                       << probe.status();
           continue;
         }
         measure(absl::StrCat(name, "/", GroupByName(g)));
@@ -232,7 +218,9 @@ SectionResult RunOverhead(const BenchContext& ctx) {
     if (it == samples.end() || it->second.empty()) return std::nullopt;
     return Median(it->second);
   };
-  auto cell = [](std::optional<double> v) { return v ? Ns(*v) : std::string("n/a"); };
+  auto cell = [](std::optional<double> v) {
+    return v ? Ns(*v) : std::string("n/a");
+  };
   for (const Mechanism& m : mechanisms) {
     const std::string name(AttachKindName(m.kind));
     auto empty = added(name + "/empty");
@@ -240,7 +228,8 @@ SectionResult RunOverhead(const BenchContext& ctx) {
     auto bpftrace = added(name + "/bpftrace");
     std::vector<std::string> row = {name, Ns(bare), cell(empty), cell(tally)};
     row.push_back(empty && tally ? Ns(*tally - *empty) : "n/a");
-    for (GroupBy g : groupings) row.push_back(cell(added(absl::StrCat(name, "/", GroupByName(g)))));
+    for (GroupBy g : groupings)
+      row.push_back(cell(added(absl::StrCat(name, "/", GroupByName(g)))));
     row.push_back(m.bpftrace.empty() ? "no such probe" : cell(bpftrace));
     row.push_back(bpftrace && tally && *bpftrace > 0
                       ? absl::StrFormat("%.2f", *tally / *bpftrace)
@@ -255,21 +244,24 @@ SectionResult RunOverhead(const BenchContext& ctx) {
     row.push_back(cell(prog_empty));
     row.push_back(cell(prog_tally));
     std::vector<std::string> by;
-    for (GroupBy g : groupings) by.push_back(cell(prog(absl::StrCat(name, "/", GroupByName(g)))));
+    for (GroupBy g : groupings)
+      by.push_back(cell(prog(absl::StrCat(name, "/", GroupByName(g)))));
     row.push_back(absl::StrJoin(by, " / "));
     s.rows.push_back(row);
     // Judged on the kernel's own run-time accounting: the loop's noise on a
     // shared machine (tens of ns) exceeds the few ns being measured.
     if (prog_empty && prog_tally) {
       double d = *prog_tally - *prog_empty;
-      result.targets.push_back({absl::StrCat("counting over the empty program (", name,
-                                             ", in-program)"),
-                                "≤ +5 ns", absl::StrCat("+", Ns(d), " ns"), d <= 5});
+      result.targets.push_back(
+          {absl::StrCat("counting over the empty program (", name,
+                        ", in-program)"),
+           "≤ +5 ns", absl::StrCat("+", Ns(d), " ns"), d <= 5});
     }
     if (tally && bpftrace) {
-      result.targets.push_back({absl::StrCat("tally's added cost vs bpftrace's (", name, ")"),
-                                "≤ 1/3", absl::StrFormat("%.2f", *tally / *bpftrace),
-                                *tally <= *bpftrace / 3});
+      result.targets.push_back(
+          {absl::StrCat("tally's added cost vs bpftrace's (", name, ")"),
+           "≤ 1/3", absl::StrFormat("%.2f", *tally / *bpftrace),
+           *tally <= *bpftrace / 3});
     }
   }
   return result;

@@ -55,8 +55,9 @@ static __always_inline void fill_key(struct tally_key *key)
 	case TALLY_GROUP_COMM:
 		/* The process name, not the thread's: threads of one program
 		 * ("java", "grpc_global_tim") then count as one key. */
-		/* agent/core_btf.cc builds a minimal BTF with exactly these
-		 * fields; keep the two in sync. */
+		/* agent/probe/core_btf.cc builds a minimal BTF with the
+		 * fields read here; tests/agent/probe/core_btf_test fails when
+		 * a CO-RE read is not in it. */
 		task = (struct task_struct *)bpf_get_current_task();
 		BPF_CORE_READ_STR_INTO(&key->comm, task, group_leader, comm);
 		break;

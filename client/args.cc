@@ -34,9 +34,9 @@ absl::StatusOr<uint64_t> ParsedArgs::GetUint(const std::string& name,
   if (it == values.end()) return def;
   uint64_t v = 0;
   if (!absl::SimpleAtoi(it->second, &v) || v > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, " wants a whole number up to ", max, ", got '", it->second,
-        "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " wants a whole number up to ", max, ", got '",
+                     it->second, "'"));
   }
   return v;
 }
@@ -66,8 +66,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
       body = body.substr(0, eq);
     }
     const std::string name = absl::StrReplaceAll(body, {{"_", "-"}});
-    auto spec = std::find_if(options.begin(), options.end(),
-                             [&](const OptionSpec& o) { return o.name == name; });
+    auto spec =
+        std::find_if(options.begin(), options.end(),
+                     [&](const OptionSpec& o) { return o.name == name; });
     if (spec == options.end()) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown option --", body));

@@ -38,7 +38,8 @@ std::vector<AgentOutcome> FanOut(
       report();
     }
   };
-  const size_t n = std::min<size_t>(std::max(1, options.parallel), targets.size());
+  const size_t n =
+      std::min<size_t>(std::max(1, options.parallel), targets.size());
   std::vector<std::thread> threads;
   for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
   worker();
@@ -61,7 +62,8 @@ std::string Summary(const std::vector<AgentOutcome>& outcomes) {
     }
   }
   std::string out = absl::StrCat(ok, "/", outcomes.size(), " agents ok");
-  if (!failures.empty()) absl::StrAppend(&out, "; ", absl::StrJoin(failures, "; "));
+  if (!failures.empty())
+    absl::StrAppend(&out, "; ", absl::StrJoin(failures, "; "));
   return out;
 }
 

@@ -8,9 +8,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "agent/proto_convert.h"
 #include "client/output.h"
 #include "client/probe_format.h"
+#include "common/api_convert.h"
 
 namespace tally::cli {
 namespace {
@@ -25,9 +25,11 @@ constexpr absl::Duration kPoll = absl::Milliseconds(50);
 
 // One WatchCounts call to one agent. Owned by the main loop, which deletes it
 // after handling its `ended` event (pushed as the last act of OnDone).
-class FleetWatch::Stream : public grpc::ClientReadReactor<v1::WatchCountsResponse> {
+class FleetWatch::Stream
+    : public grpc::ClientReadReactor<v1::WatchCountsResponse> {
  public:
-  Stream(FleetWatch* owner, size_t agent, std::shared_ptr<grpc::Channel> channel,
+  Stream(FleetWatch* owner, size_t agent,
+         std::shared_ptr<grpc::Channel> channel,
          const v1::WatchCountsRequest& request)
       : owner_(owner), agent_(agent), stub_(v1::Agent::NewStub(channel)) {
     stub_->async()->WatchCounts(&context_, &request, this);
@@ -189,8 +191,9 @@ void FleetWatch::Tick(absl::Time now, absl::Duration elapsed) {
   std::map<std::string, uint64_t> totals;
   for (AgentView& agent : agents_) {
     for (auto& [name, view] : agent.probes) {
-      view.rate = (view.total() - std::min(view.total(), view.last_tick_total)) /
-                  seconds;
+      view.rate =
+          (view.total() - std::min(view.total(), view.last_tick_total)) /
+          seconds;
       view.last_tick_total = view.total();
       totals[name] += view.total();
     }
@@ -252,8 +255,8 @@ void FleetWatch::Render(absl::Time now) {
     }
   }
   std::string text = absl::StrFormat(
-      "tally watch  %d/%d agents up  every %s  %s\n\n%s%s",
-      AgentsUp(), agents_.size(), absl::FormatDuration(options_.interval),
+      "tally watch  %d/%d agents up  every %s  %s\n\n%s%s", AgentsUp(),
+      agents_.size(), absl::FormatDuration(options_.interval),
       absl::FormatTime("%H:%M:%S", now, absl::LocalTimeZone()),
       names.empty() ? "(no probes yet)\n" : table.Render(), down);
   // A terminal gets the table redrawn in place; anything else gets blocks.
@@ -325,8 +328,8 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
 
   std::vector<AgentOutcome> outcomes;
   for (size_t i = 0; i < agents_.size(); ++i) {
-    outcomes.push_back(AgentOutcome{agents_[i].up, agents_[i].node,
-                                    agents_[i].error});
+    outcomes.push_back(
+        AgentOutcome{agents_[i].up, agents_[i].node, agents_[i].error});
   }
   std::fprintf(ctx_.err, "%s\n", Summary(outcomes).c_str());
   return ExitCode(outcomes);

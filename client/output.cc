@@ -42,7 +42,8 @@ std::string Table::Render() const {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
       if (c + 1 < row.size()) {
-        absl::StrAppend(&line, row[c], std::string(widths[c] - row[c].size() + 2, ' '));
+        absl::StrAppend(&line, row[c],
+                        std::string(widths[c] - row[c].size() + 2, ' '));
       } else {
         absl::StrAppend(&line, row[c]);
       }

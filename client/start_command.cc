@@ -1,11 +1,11 @@
 // tallyctl start HOOK: load and attach a counter on every agent.
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/group_by.h"
-#include "agent/hook_spec.h"
-#include "agent/proto_convert.h"
 #include "client/command.h"
 #include "client/probe_format.h"
+#include "common/api_convert.h"
+#include "common/group_by.h"
+#include "common/hook_spec.h"
 
 namespace tally::cli {
 namespace {
@@ -17,7 +17,8 @@ const std::vector<OptionSpec> kOptions = {
 }  // namespace
 
 int RunStart(const CommandContext& ctx, const std::vector<std::string>& args) {
-  std::optional<ParsedArgs> parsed = ParseOrComplain(ctx, "start", args, kOptions);
+  std::optional<ParsedArgs> parsed =
+      ParseOrComplain(ctx, "start", args, kOptions);
   if (!parsed) return 1;
   if (parsed->positional.size() != 1) {
     return UsageError(ctx, "start",
@@ -26,14 +27,16 @@ int RunStart(const CommandContext& ctx, const std::vector<std::string>& args) {
   }
   // Check the syntax here once rather than getting N identical errors.
   absl::StatusOr<HookSpec> hook = ParseHookSpec(parsed->positional[0]);
-  if (!hook.ok()) return UsageError(ctx, "start", std::string(hook.status().message()));
+  if (!hook.ok())
+    return UsageError(ctx, "start", std::string(hook.status().message()));
   absl::StatusOr<GroupBy> group_by = ParseGroupBy(parsed->Get("group-by"));
   if (!group_by.ok()) {
     return UsageError(ctx, "start", std::string(group_by.status().message()));
   }
   absl::StatusOr<uint64_t> pid = parsed->GetUint("pid", 0, UINT32_MAX);
   absl::StatusOr<uint64_t> cgroup = parsed->GetUint("cgroup", 0, UINT64_MAX);
-  absl::StatusOr<uint64_t> max_keys = parsed->GetUint("max-keys", 0, UINT32_MAX);
+  absl::StatusOr<uint64_t> max_keys =
+      parsed->GetUint("max-keys", 0, UINT32_MAX);
   absl::StatusOr<absl::Duration> ttl =
       parsed->GetDuration("ttl", absl::ZeroDuration());
   for (const absl::Status& s :

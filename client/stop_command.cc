@@ -1,9 +1,9 @@
 // tallyctl stop NAME: detach a probe on every agent.
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/agent_service.h"
 #include "client/command.h"
 #include "client/probe_format.h"
+#include "common/probe_name.h"
 
 namespace tally::cli {
 
@@ -39,10 +39,12 @@ int RunStop(const CommandContext& ctx, const std::vector<std::string>& args) {
       continue;
     }
     if (!outcomes[i].ok) {
-      table.AddRow(FailedRow(outcomes[i], ProbeHeader().size(), request.name()));
+      table.AddRow(
+          FailedRow(outcomes[i], ProbeHeader().size(), request.name()));
       continue;
     }
-    table.AddRow(ProbeRow(responses[i].node(), responses[i].probe(), absl::Now()));
+    table.AddRow(
+        ProbeRow(responses[i].node(), responses[i].probe(), absl::Now()));
   }
   if (ctx.output == OutputFormat::kTable) text = table.Render();
   return Finish(ctx, text, outcomes);

@@ -45,9 +45,8 @@ Exit status: 0 every agent ok, 2 some failed, 1 all failed or bad usage.
 )";
 
 const std::vector<OptionSpec> kGlobalOptions = {
-    {"agents"},  {"timeout"},  {"parallel"},        {"output"},
-    {"tls-ca"},  {"tls-cert"}, {"tls-key"},         {"tls-server-name"},
-    {"help", false},
+    {"agents"},   {"timeout"}, {"parallel"},        {"output"},      {"tls-ca"},
+    {"tls-cert"}, {"tls-key"}, {"tls-server-name"}, {"help", false},
 };
 
 // Splits argv into global options (anywhere) and the command's own words.
@@ -82,12 +81,14 @@ int Main(int argc, char** argv) {
   CommandContext ctx;
   absl::StatusOr<ParsedArgs> global = ParseArgs(global_args, kGlobalOptions);
   if (!global.ok()) {
-    std::fprintf(stderr, "tallyctl: %s\n%s", std::string(global.status().message()).c_str(), kUsage);
+    std::fprintf(stderr, "tallyctl: %s\n%s",
+                 std::string(global.status().message()).c_str(), kUsage);
     return 1;
   }
   if (global->Has("help") || command_args.empty() ||
       command_args[0] == "help") {
-    std::fputs(kUsage, global->Has("help") || !command_args.empty() ? stdout : stderr);
+    std::fputs(kUsage,
+               global->Has("help") || !command_args.empty() ? stdout : stderr);
     return command_args.empty() && !global->Has("help") ? 1 : 0;
   }
 

@@ -1,8 +1,8 @@
 #include "client/targets.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <fstream>
@@ -89,13 +89,14 @@ std::vector<AgentTarget> ResolveDns(absl::string_view entry,
     if (!seen.insert(address).second) continue;
     // ipv4:/ipv6: keep gRPC from re-resolving a literal per channel.
     std::string scheme = ai->ai_family == AF_INET ? "ipv4:" : "ipv6:";
-    out.push_back(AgentTarget{address, scheme + address, std::string(name), ""});
+    out.push_back(
+        AgentTarget{address, scheme + address, std::string(name), ""});
   }
   freeaddrinfo(result);
   if (out.empty()) {
-    out.push_back(AgentTarget{std::string(entry), "", "",
-                              absl::StrCat("UNAVAILABLE: ", name,
-                                           " resolved to no address")});
+    out.push_back(AgentTarget{
+        std::string(entry), "", "",
+        absl::StrCat("UNAVAILABLE: ", name, " resolved to no address")});
   }
   return out;
 }
@@ -129,9 +130,9 @@ absl::Status ParseFile(absl::string_view path, int depth,
 absl::Status ParseEntry(absl::string_view entry, absl::string_view where,
                         int depth, std::vector<AgentTarget>* out) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where.empty() ? "" : absl::StrCat(where, ": "), "'", entry, "' ", why,
-        "; expected ", kForms));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where.empty() ? "" : absl::StrCat(where, ": "), "'", entry,
+                     "' ", why, "; expected ", kForms));
   };
   if (absl::StartsWith(entry, "@")) {
     if (depth > 0) return bad("(agent files cannot include other files)");
@@ -155,7 +156,8 @@ absl::Status ParseEntry(absl::string_view entry, absl::string_view where,
     return absl::OkStatus();
   }
   absl::string_view host, port;
-  if (!SplitHostPort(entry, &host, &port)) return bad("is not an agent address");
+  if (!SplitHostPort(entry, &host, &port))
+    return bad("is not an agent address");
   if (!ValidHost(host)) return bad("has an invalid host");
   if (!ValidPort(port)) return bad("has an invalid port (1-65535)");
   out->push_back(AgentTarget{std::string(entry), std::string(entry), "", ""});

@@ -11,13 +11,16 @@ namespace {
 std::atomic<bool> interrupted{false};
 
 const std::vector<OptionSpec> kOptions = {
-    {"interval"}, {"top"}, {"for"},
+    {"interval"},
+    {"top"},
+    {"for"},
 };
 
 }  // namespace
 
 int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args) {
-  std::optional<ParsedArgs> parsed = ParseOrComplain(ctx, "watch", args, kOptions);
+  std::optional<ParsedArgs> parsed =
+      ParseOrComplain(ctx, "watch", args, kOptions);
   if (!parsed) return 1;
   WatchOptions options;
   options.probes = parsed->positional;
@@ -26,7 +29,8 @@ int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args) {
   absl::StatusOr<uint64_t> top = parsed->GetUint("top", 0, 100);
   absl::StatusOr<absl::Duration> duration =
       parsed->GetDuration("for", absl::InfiniteDuration());
-  for (const absl::Status& s : {interval.status(), top.status(), duration.status()}) {
+  for (const absl::Status& s :
+       {interval.status(), top.status(), duration.status()}) {
     if (!s.ok()) return UsageError(ctx, "watch", std::string(s.message()));
   }
   options.interval = *interval;
@@ -35,7 +39,8 @@ int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args) {
 
   // Programs reading a pipe get JSON lines unless they ask for the table.
   CommandContext watch_ctx = ctx;
-  if (!ctx.output_given && !ctx.stdout_is_tty) watch_ctx.output = OutputFormat::kJson;
+  if (!ctx.output_given && !ctx.stdout_is_tty)
+    watch_ctx.output = OutputFormat::kJson;
   options.live = ctx.stdout_is_tty && watch_ctx.output == OutputFormat::kTable;
 
   std::signal(SIGINT, [](int) { interrupted = true; });

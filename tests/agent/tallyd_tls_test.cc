@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "agent/server_credentials.h"
+#include "common/files.h"
 #include "tests/testing/agent_process.h"
 
 namespace tally {

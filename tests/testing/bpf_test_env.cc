@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "agent/privileges.h"
+#include "agent/probe/privileges.h"
 
 namespace tally::testing {
 

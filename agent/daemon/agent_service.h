@@ -1,0 +1,61 @@
+// tally.v1.Agent on the gRPC callback API. Validates every request, then
+// hands load/unload to the ProbeManager (never blocking a gRPC thread) and
+// streams through the Sampler.
+#ifndef TALLY_AGENT_DAEMON_AGENT_SERVICE_H_
+#define TALLY_AGENT_DAEMON_AGENT_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "agent/daemon/limits.h"
+#include "agent/daemon/probe_manager.h"
+#include "agent/daemon/sampler.h"
+#include "agent/probe/kernel_features.h"
+#include "tally/v1/agent.grpc.pb.h"
+
+namespace tally {
+
+struct AgentIdentity {
+  std::string node;
+  std::string epoch;
+  absl::Time start_time;
+};
+
+class AgentService final : public v1::Agent::CallbackService {
+ public:
+  // All pointers must outlive the service.
+  AgentService(AgentIdentity identity, const KernelFeatures* features,
+               const AgentLimits& limits, ProbeManager* manager,
+               Sampler* sampler);
+
+  grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
+                                    const v1::GetInfoRequest* request,
+                                    v1::GetInfoResponse* response) override;
+  grpc::ServerUnaryReactor* StartProbe(
+      grpc::CallbackServerContext* context,
+      const v1::StartProbeRequest* request,
+      v1::StartProbeResponse* response) override;
+  grpc::ServerUnaryReactor* StopProbe(grpc::CallbackServerContext* context,
+                                      const v1::StopProbeRequest* request,
+                                      v1::StopProbeResponse* response) override;
+  grpc::ServerUnaryReactor* ListProbes(
+      grpc::CallbackServerContext* context,
+      const v1::ListProbesRequest* request,
+      v1::ListProbesResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchCountsResponse>* WatchCounts(
+      grpc::CallbackServerContext* context,
+      const v1::WatchCountsRequest* request) override;
+
+ private:
+  const AgentIdentity identity_;
+  const KernelFeatures* const features_;
+  const AgentLimits limits_;
+  ProbeManager* const manager_;
+  Sampler* const sampler_;
+};
+
+}  // namespace tally
+
+#endif  // TALLY_AGENT_DAEMON_AGENT_SERVICE_H_

@@ -1,0 +1,130 @@
+#include "agent/daemon/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+
+namespace tally {
+namespace {
+
+// "HOST:PORT" with the port actually bound.
+std::string BoundAddress(const std::string& requested, int port) {
+  return absl::StrCat(requested.substr(0, requested.rfind(':')), ":", port);
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
+               CounterOpener opener, Clock* clock)
+    : config_(std::move(config)),
+      manager_(std::move(opener), config_.limits, clock),
+      sampler_(&manager_, config_.limits, clock),
+      service_(config_.identity, features, config_.limits, &manager_,
+               &sampler_) {
+  manager_.SetListener(&sampler_);
+}
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
+    DaemonConfig config, const KernelFeatures* features, CounterOpener opener,
+    Clock* clock) {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                   MakeServerCredentials(config.listen));
+  std::unique_ptr<Daemon> d(
+      new Daemon(std::move(config), features, std::move(opener), clock));
+  const ListenConfig& listen = d->config_.listen;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Finds dead watchers on broken connections.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.RegisterService(&d->service_);
+
+  int port = 0;
+  mode_t old_umask = 0;
+  const bool unix_socket = IsUnixAddress(listen.address);
+  if (unix_socket) {
+    std::string path = UnixSocketPath(listen.address);
+    std::error_code ignored;
+    std::filesystem::create_directories(
+        std::filesystem::path(path).parent_path(), ignored);
+    unlink(path.c_str());  // a stale socket from a previous run
+    builder.AddListeningPort(listen.address, creds);
+    // Root only: whoever can connect can load kernel programs.
+    old_umask = umask(0077);
+  } else {
+    builder.AddListeningPort(listen.address, creds, &port);
+  }
+  d->server_ = builder.BuildAndStart();
+  if (unix_socket) umask(old_umask);
+  if (d->server_ == nullptr || (!unix_socket && port == 0)) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen.address));
+  }
+  d->address_ =
+      unix_socket ? listen.address : BoundAddress(listen.address, port);
+
+  // The health-only listener: a second server with no service of ours
+  // registered, so it answers grpc.health.v1 (and reflection, which lists
+  // nothing else) and nothing that loads kernel programs.
+  if (const std::string& health = d->config_.health_listen; !health.empty()) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    d->health_server_ = health_builder.BuildAndStart();
+    if (d->health_server_ == nullptr || health_port == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on --health_listen=", health));
+    }
+    d->health_address_ = BoundAddress(health, health_port);
+    LOG(INFO) << "health service (plaintext, health only) on "
+              << d->health_address_;
+  }
+  LOG(INFO) << "listening on " << d->address_;
+  return d;
+}
+
+Daemon::~Daemon() { Shutdown(); }
+
+void Daemon::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ == nullptr) return;  // Start() failed before serving
+  // Readiness fails first, so a load balancer stops sending new calls.
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_) {
+    health_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  manager_.Shutdown();  // refuse starts; final updates; detach every probe
+  sampler_.CloseAll();  // end streams once their final updates are out
+  // Readers drain their final updates within the grace period; a stalled one
+  // is cut when it ends. gRPC's own Shutdown would also wait that long for
+  // every idle client connection, so it gets only a short deadline after.
+  const absl::Time grace_end = absl::Now() + config_.shutdown_grace;
+  while (sampler_.watcher_count() > 0 && absl::Now() < grace_end) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+  server_->Wait();
+  if (health_server_) {
+    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server_->Wait();
+  }
+  if (IsUnixAddress(config_.listen.address)) {
+    unlink(UnixSocketPath(config_.listen.address).c_str());
+  }
+}
+
+}  // namespace tally

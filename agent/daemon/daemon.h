@@ -1,0 +1,76 @@
+// tallyd's serving side, wired: the probe manager, the sampler and the gRPC
+// servers, started and shut down in the right order. tallyd_main.cc adds
+// flags, kernel probing and signals; tests run it on fake counters.
+#ifndef TALLY_AGENT_DAEMON_DAEMON_H_
+#define TALLY_AGENT_DAEMON_DAEMON_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/daemon/agent_service.h"
+#include "agent/daemon/limits.h"
+#include "agent/daemon/probe_manager.h"
+#include "agent/daemon/sampler.h"
+#include "agent/daemon/server_credentials.h"
+#include "agent/probe/counter.h"
+#include "agent/probe/kernel_features.h"
+#include "common/clock.h"
+
+namespace tally {
+
+struct DaemonConfig {
+  AgentIdentity identity;
+  AgentLimits limits;
+  ListenConfig listen;
+  // Plaintext, health-only listener (HOST:PORT); empty: none.
+  std::string health_listen;
+  // How long streams get to drain their final updates on shutdown.
+  absl::Duration shutdown_grace = absl::Seconds(3);
+};
+
+class Daemon {
+ public:
+  // Serves until Shutdown(). `features` and `clock` must outlive the daemon.
+  // INVALID_ARGUMENT / NOT_FOUND for unusable listen settings,
+  // UNAVAILABLE when an address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(
+      DaemonConfig config, const KernelFeatures* features, CounterOpener opener,
+      Clock* clock);
+
+  // Shuts down if Shutdown() was not called.
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // The API address as bound ("unix:PATH" or "HOST:PORT" with the real port).
+  const std::string& address() const { return address_; }
+  // The health-only address as bound; empty without one.
+  const std::string& health_address() const { return health_address_; }
+
+  // Readiness fails first; then starts are refused, every probe stops with a
+  // final update, streams end once those are sent (cut after the grace
+  // period), and every probe is detached when this returns.
+  void Shutdown();
+
+ private:
+  Daemon(DaemonConfig config, const KernelFeatures* features,
+         CounterOpener opener, Clock* clock);
+
+  const DaemonConfig config_;
+  ProbeManager manager_;
+  Sampler sampler_;
+  AgentService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
+  std::string address_;
+  std::string health_address_;
+  bool shut_down_ = false;
+};
+
+}  // namespace tally
+
+#endif  // TALLY_AGENT_DAEMON_DAEMON_H_

@@ -1,0 +1,152 @@
+// Owns the agent's probes. The one serialization point for load and unload:
+// StartProbe and StopProbe run on a single worker thread (BPF load and
+// verification can take milliseconds or more), never on a gRPC thread. The
+// worker also stops probes whose TTL has passed.
+#ifndef TALLY_AGENT_DAEMON_PROBE_MANAGER_H_
+#define TALLY_AGENT_DAEMON_PROBE_MANAGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/daemon/limits.h"
+#include "agent/probe/counter.h"
+#include "common/clock.h"
+#include "common/hook_spec.h"
+
+namespace tally {
+
+enum class ProbeState { kRunning, kStopped, kExpired };
+
+struct ProbeConfig {
+  std::string name;
+  HookSpec hook;
+  CounterOptions options;
+  absl::Duration ttl = absl::ZeroDuration();  // zero: no TTL
+};
+
+// A running probe. Immutable once created (but for Detach, which only the
+// worker calls); shared with the sampler, which reads the counter without
+// the manager's lock.
+struct ActiveProbe {
+  uint64_t id = 0;  // unique per incarnation
+  std::string name;
+  std::string hook;  // canonical requested spec
+  CounterOptions options;
+  AttachPoint attached;
+  std::string note;
+  absl::Time started_at;
+  // Read() and Detach() may overlap: reads use only the maps' fds.
+  std::unique_ptr<Counter> counter;
+};
+
+// A probe as the API describes it.
+struct ProbeInfo {
+  std::shared_ptr<const ActiveProbe> probe;
+  absl::Duration ttl;
+  absl::Time expires_at;  // InfiniteFuture without a TTL
+  ProbeState state = ProbeState::kRunning;
+  uint64_t total = 0;
+};
+
+struct StartResult {
+  ProbeInfo info;
+  bool created = false;
+};
+
+// Told when a probe ends, with its final counts (read after it detached, so
+// no later read can exceed them).
+class ProbeListener {
+ public:
+  virtual ~ProbeListener() = default;
+  virtual void OnProbeEnded(const ActiveProbe& probe,
+                            const CounterSnapshot& final_counts,
+                            ProbeState state) = 0;
+};
+
+// The running probes, for the sampler.
+class ProbeSource {
+ public:
+  virtual ~ProbeSource() = default;
+  virtual std::vector<std::shared_ptr<const ActiveProbe>> ActiveProbes()
+      const = 0;
+};
+
+class ProbeManager : public ProbeSource {
+ public:
+  using StartDone = std::function<void(absl::StatusOr<StartResult>)>;
+  using StopDone = std::function<void(absl::StatusOr<ProbeInfo>)>;
+
+  // `clock` must outlive the manager.
+  ProbeManager(CounterOpener opener, const AgentLimits& limits, Clock* clock);
+  // Stops the worker and detaches every remaining probe.
+  ~ProbeManager() override;
+
+  // Called once, before any probe starts.
+  void SetListener(ProbeListener* listener);
+
+  // Asynchronous; `done` runs on the worker thread. Same name and spec:
+  // the running probe, TTL renewed. Same name, other spec: ALREADY_EXISTS.
+  void Start(ProbeConfig config, StartDone done) ABSL_LOCKS_EXCLUDED(mu_);
+  // NOT_FOUND for an unknown name.
+  void Stop(std::string name, StopDone done) ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::vector<ProbeInfo> List() const ABSL_LOCKS_EXCLUDED(mu_);
+  bool Exists(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::shared_ptr<const ActiveProbe>> ActiveProbes() const override
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Refuses further starts (UNAVAILABLE), stops every probe with a final
+  // update, and returns when they are detached.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const ActiveProbe> probe;
+    absl::Duration ttl;
+    absl::Time expires_at;
+  };
+
+  // Queues `task` for the worker; false when the queue is full.
+  bool Post(std::function<void()> task) ABSL_LOCKS_EXCLUDED(mu_);
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<StartResult> DoStart(const ProbeConfig& config)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<ProbeInfo> DoStop(const std::string& name, ProbeState state)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void StopExpired() ABSL_LOCKS_EXCLUDED(mu_);
+  // The entry as the API describes it, without reading its counter.
+  static ProbeInfo Describe(const Entry& entry, ProbeState state);
+  // Describe() of a running probe, with its current total.
+  ProbeInfo InfoOf(const Entry& entry) const;
+
+  const CounterOpener opener_;
+  const AgentLimits limits_;
+  Clock* const clock_;
+  ProbeListener* listener_ = nullptr;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Entry> probes_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_worker_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread worker_;
+};
+
+absl::string_view ProbeStateName(ProbeState state);
+
+}  // namespace tally
+
+#endif  // TALLY_AGENT_DAEMON_PROBE_MANAGER_H_

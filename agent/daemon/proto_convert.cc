@@ -1,0 +1,50 @@
+#include "agent/daemon/proto_convert.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace tally {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+v1::ProbeState ToProto(ProbeState state) {
+  switch (state) {
+    case ProbeState::kRunning:
+      return v1::PROBE_STATE_RUNNING;
+    case ProbeState::kStopped:
+      return v1::PROBE_STATE_STOPPED;
+    case ProbeState::kExpired:
+      return v1::PROBE_STATE_EXPIRED;
+  }
+  return v1::PROBE_STATE_UNSPECIFIED;
+}
+
+void ToProto(const ProbeInfo& info, v1::Probe* out) {
+  const ActiveProbe& p = *info.probe;
+  out->set_name(p.name);
+  out->set_hook(p.hook);
+  out->set_attached(p.attached.ToSpec());
+  out->set_mechanism(std::string(AttachKindName(p.attached.kind)));
+  out->set_mechanism_note(p.note);
+  out->set_group_by(ToProto(p.options.group_by));
+  out->set_pid(p.options.tgid);
+  out->set_cgroup_id(p.options.cgroup_id);
+  if (p.options.group_by != GroupBy::kNone) {
+    out->set_max_keys(p.options.max_keys);
+  }
+  if (info.ttl > absl::ZeroDuration()) {
+    ToProto(info.ttl, out->mutable_ttl());
+    ToProto(info.expires_at, out->mutable_expires_at());
+  }
+  ToProto(p.started_at, out->mutable_started_at());
+  out->set_state(ToProto(info.state));
+  out->set_total(info.total);
+  out->set_probe_id(p.id);
+}
+
+}  // namespace tally

@@ -1,0 +1,220 @@
+#include "agent/probe/bpf_counter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/types.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "agent/probe/attach_kinds.h"
+#include "agent/probe/core_btf.h"
+#include "agent/probe/privileges.h"
+#include "agent/probe/tracefs.h"
+#include "bpf/counter.h"
+#include "bpf/counter.skel.h"
+#include "common/status_macros.h"
+
+namespace tally {
+namespace {
+
+struct SkelDeleter {
+  void operator()(counter_bpf* skel) const { counter_bpf__destroy(skel); }
+};
+using OwnedSkel = std::unique_ptr<counter_bpf, SkelDeleter>;
+
+constexpr size_t kVerifierLogSize = 256 * 1024;
+constexpr size_t kVerifierTailSize = 1500;
+
+// The two enums are one vocabulary: the daemon's GroupBy goes into rodata.
+static_assert(static_cast<uint32_t>(GroupBy::kNone) == TALLY_GROUP_NONE &&
+                  static_cast<uint32_t>(GroupBy::kPid) == TALLY_GROUP_PID &&
+                  static_cast<uint32_t>(GroupBy::kTgid) == TALLY_GROUP_TGID &&
+                  static_cast<uint32_t>(GroupBy::kComm) == TALLY_GROUP_COMM &&
+                  static_cast<uint32_t>(GroupBy::kCgroup) ==
+                      TALLY_GROUP_CGROUP &&
+                  static_cast<uint32_t>(GroupBy::kUid) == TALLY_GROUP_UID,
+              "GroupBy must match enum tally_group_by in bpf/counter.h");
+
+// The end of the verifier log, starting at a line boundary: the rejection
+// reason is on the last lines.
+std::string LogTail(const std::string& log) {
+  std::string text(log.c_str());
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  if (text.size() <= kVerifierTailSize) return text;
+  size_t start = text.find('\n', text.size() - kVerifierTailSize);
+  return start == std::string::npos
+             ? text.substr(text.size() - kVerifierTailSize)
+             : text.substr(start + 1);
+}
+
+absl::Status LoadError(const AttachPoint& point, int err,
+                       const std::string& log) {
+  std::string what = absl::StrCat("loading the counter for ", point.ToSpec());
+  if (err == EPERM) return DeniedStatus(what, err);
+  std::string tail = LogTail(log);
+  if (!tail.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": the verifier rejected it (", ErrnoName(err),
+                     "); verifier log tail:\n", tail));
+  }
+  if (err == EACCES) return DeniedStatus(what, err);
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " failed: ", ErrnoName(err)));
+}
+
+absl::Status AttachError(const AttachPoint& point, int err) {
+  std::string spec = point.ToSpec();
+  if (err == EPERM || err == EACCES) {
+    if (KernelInfo(point.kind).method == AttachMethod::kUprobe) {
+      return UprobeDeniedStatus(absl::StrCat("attaching ", spec), err);
+    }
+    return DeniedStatus(absl::StrCat("attaching ", spec), err);
+  }
+  if (err == ENOENT || err == ESRCH) {
+    switch (Info(point.kind).form) {
+      case TargetForm::kCategoryAndName:
+        return absl::NotFoundError(
+            absl::StrCat("tracepoint ", point.category, ":", point.target,
+                         " does not exist on this kernel"));
+      case TargetForm::kName:
+        if (Info(point.kind).target == TargetClass::kTracepoint) {
+          return absl::NotFoundError(
+              absl::StrCat("no tracepoint named ", point.target,
+                           " on this kernel (", spec, ")"));
+        }
+        return absl::NotFoundError(
+            absl::StrCat("kernel function ", point.target,
+                         " was not found or cannot be probed (", spec, ": ",
+                         ErrnoName(err), ")"));
+      case TargetForm::kBinaryAndSymbol:
+        return absl::NotFoundError(absl::StrCat(
+            "symbol ", point.target, " was not found in ", point.binary));
+    }
+  }
+  if (err == E2BIG) {
+    // perf_event_attach_bpf_prog: at most BPF_TRACE_MAX_PROGS (64) programs
+    // share one tracepoint, kprobe or uprobe event.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "attaching ", spec,
+        ": the kernel allows at most 64 BPF programs on "
+        "one event and this one has them all (other tally probes or tools); "
+        "stop some, or use a raw tracepoint or tp_btf hook, which has no such "
+        "limit"));
+  }
+  if (err == LIBBPF_ERRNO__FORMAT &&
+      KernelInfo(point.kind).method == AttachMethod::kUprobe) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(point.binary,
+                     " is not an ELF binary with a symbol table (", spec, ")"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("attaching ", spec, " failed: ", ErrnoName(err)));
+}
+
+absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
+  int fd = fcntl(bpf_map__fd(map), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("duplicating a map fd failed: ", ErrnoName(errno)));
+  }
+  return ScopedFd(fd);
+}
+
+absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
+                                 const CounterOptions& options) {
+  // With a tgid filter only that process needs a uprobe's breakpoint.
+  pid_t pid = options.tgid != 0 ? static_cast<pid_t>(options.tgid) : -1;
+  bpf_link* link = AttachProgram(prog, point, pid);
+  if (link == nullptr) return AttachError(point, errno);
+  return OwnedLink(link);
+}
+
+}  // namespace
+
+BpfCounter::BpfCounter(AttachPoint point, CounterOptions options,
+                       OwnedLink link, MapReader reader)
+    : point_(std::move(point)),
+      options_(options),
+      link_(std::move(link)),
+      reader_(std::move(reader)) {}
+
+absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
+    const AttachPoint& point, const CounterOptions& options) {
+  if (options.group_by != GroupBy::kNone && options.max_keys == 0) {
+    return absl::InvalidArgumentError(
+        "max_keys must be at least 1 when grouping");
+  }
+  if (KernelInfo(point.kind).method == AttachMethod::kTracepoint) {
+    RETURN_IF_ERROR(EnsureTracefs().status());
+  }
+  if (Info(point.kind).form == TargetForm::kBinaryAndSymbol &&
+      point.binary.find('/') != std::string::npos) {
+    struct stat st;
+    if (stat(point.binary.c_str(), &st) != 0) {
+      return absl::NotFoundError(absl::StrCat(
+          "binary ", point.binary, " does not exist (", point.ToSpec(), ")"));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          point.binary, " is not a regular file (", point.ToSpec(), ")"));
+    }
+  }
+  // Per-CPU values are read into one slot per possible CPU.
+  const int num_cpus = libbpf_num_possible_cpus();
+  if (num_cpus < 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot count possible CPUs (", ErrnoName(-num_cpus),
+                     "); is /sys/devices/system/cpu/possible readable?"));
+  }
+
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+  const std::string& core_btf = CoreBtfPath();
+  if (!core_btf.empty()) open_opts.btf_custom_path = core_btf.c_str();
+  OwnedSkel skel(counter_bpf__open_opts(&open_opts));
+  if (skel == nullptr) {
+    return absl::InternalError(absl::StrCat(
+        "opening the embedded BPF object failed: ", ErrnoName(errno)));
+  }
+  bpf_program* prog = ProgramFor(skel->obj, point.kind);
+  bpf_program__set_autoload(prog, true);
+  std::string log(kVerifierLogSize, '\0');
+  bpf_program__set_log_buf(prog, log.data(), log.size());
+
+  skel->rodata->targ_tgid = options.tgid;
+  skel->rodata->targ_cgroup_id = options.cgroup_id;
+  skel->rodata->group_by = static_cast<__u32>(options.group_by);
+  // Without grouping the key map is never touched; keep it minimal.
+  uint32_t max_keys = options.group_by == GroupBy::kNone ? 1 : options.max_keys;
+  if (int err = bpf_map__set_max_entries(skel->maps.keys, max_keys); err) {
+    return absl::InternalError(
+        absl::StrCat("sizing the key map failed: ", ErrnoName(-err)));
+  }
+
+  if (KernelInfo(point.kind).method == AttachMethod::kBtfTarget) {
+    if (int err = bpf_program__set_attach_target(prog, 0, point.target.c_str());
+        err) {
+      return AttachError(point, -err);
+    }
+  }
+
+  if (int err = counter_bpf__load(skel.get()); err) {
+    return LoadError(point, -err, log);
+  }
+  ASSIGN_OR_RETURN(OwnedLink link, Attach(prog, point, options));
+  ASSIGN_OR_RETURN(ScopedFd totals, DupMapFd(skel->maps.totals));
+  ASSIGN_OR_RETURN(ScopedFd keys, DupMapFd(skel->maps.keys));
+  // The skeleton goes here; the link holds the program, the fds the maps.
+  return std::unique_ptr<BpfCounter>(
+      new BpfCounter(point, options, std::move(link),
+                     MapReader(std::move(totals), std::move(keys),
+                               options.group_by, num_cpus)));
+}
+
+}  // namespace tally

@@ -1,0 +1,62 @@
+// One attached instance of the CO-RE counter: the real Counter.
+//
+// Lifecycle (libbpf-bootstrap's): open a fresh skeleton, enable exactly the
+// program for the attach kind, set the attach target, the read-only filters
+// and the key-map bound, load, attach. After attaching, the probe keeps only
+// what it needs: the link (detaches on destruction) and fds of the two maps.
+// Both can be pinned under /sys/fs/bpf and re-opened, which is how a restarted
+// agent could adopt a probe.
+#ifndef TALLY_AGENT_PROBE_BPF_COUNTER_H_
+#define TALLY_AGENT_PROBE_BPF_COUNTER_H_
+
+#include <bpf/libbpf.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "agent/probe/counter.h"
+#include "agent/probe/map_reader.h"
+#include "common/hook_spec.h"
+
+namespace tally {
+
+struct LinkDeleter {
+  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
+};
+using OwnedLink = std::unique_ptr<bpf_link, LinkDeleter>;
+
+class BpfCounter : public Counter {
+ public:
+  // Attaches to `point` as given: no feature checks (see hook_resolver.h).
+  // NOT_FOUND for a missing event, function, binary or symbol;
+  // FAILED_PRECONDITION with the verifier log's tail when the verifier
+  // rejects the program; PERMISSION_DENIED naming a missing capability.
+  static absl::StatusOr<std::unique_ptr<BpfCounter>> Create(
+      const AttachPoint& point, const CounterOptions& options);
+
+  BpfCounter(const BpfCounter&) = delete;
+  BpfCounter& operator=(const BpfCounter&) = delete;
+
+  const AttachPoint& point() const { return point_; }
+  const CounterOptions& options() const { return options_; }
+  absl::StatusOr<CounterSnapshot> Read(size_t top_n) const override {
+    return reader_.Read(top_n);
+  }
+  void Detach() override { link_.reset(); }
+  bpf_link* link() const { return link_.get(); }
+  const MapReader& reader() const { return reader_; }
+
+ private:
+  BpfCounter(AttachPoint point, CounterOptions options, OwnedLink link,
+             MapReader reader);
+
+  AttachPoint point_;
+  CounterOptions options_;
+  OwnedLink link_;
+  MapReader reader_;
+};
+
+}  // namespace tally
+
+#endif  // TALLY_AGENT_PROBE_BPF_COUNTER_H_

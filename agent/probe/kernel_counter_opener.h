@@ -1,0 +1,16 @@
+// The real CounterOpener: resolve the hook against this kernel, then load and
+// attach the CO-RE counter.
+#ifndef TALLY_AGENT_PROBE_KERNEL_COUNTER_OPENER_H_
+#define TALLY_AGENT_PROBE_KERNEL_COUNTER_OPENER_H_
+
+#include "agent/probe/counter.h"
+#include "agent/probe/kernel_features.h"
+
+namespace tally {
+
+// `features` must outlive the opener.
+CounterOpener KernelCounterOpener(const KernelFeatures* features);
+
+}  // namespace tally
+
+#endif  // TALLY_AGENT_PROBE_KERNEL_COUNTER_OPENER_H_
