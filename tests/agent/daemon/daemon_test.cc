@@ -1,0 +1,197 @@
+// The whole daemon in-process on fake counters and a fake clock: real gRPC
+// over a unix socket, no root, no BPF. What tallyd_test checks on the real
+// kernel, here deterministically: codes, idempotency, watch order, the final
+// update on stop and the order of shutdown.
+#include "agent/daemon/daemon.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/agent/daemon/fake_counter.h"
+#include "tests/testing/agent_process.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+
+namespace tally {
+namespace {
+
+using ::tally::testing::ContextWithDeadline;
+using ::tally::testing::FakeClock;
+using ::tally::testing::FakeCounterState;
+using ::tally::testing::FakeOpener;
+using ::testing::HasSubstr;
+
+KernelFeatures AllKinds() {
+  KernelFeatures f;
+  f.release = "6.0.0-fake";
+  for (AttachKind kind : kAllAttachKinds) f.kinds[kind] = absl::OkStatus();
+  return f;
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir();
+    DaemonConfig config;
+    config.identity = {"fake-node", "epoch-1", clock_.Now()};
+    config.listen.address = absl::StrCat("unix:", dir_, "/tallyd.sock");
+    config.shutdown_grace = absl::Seconds(5);
+    absl::StatusOr<std::unique_ptr<Daemon>> d =
+        Daemon::Start(config, &features_, opener_.AsOpener(), &clock_);
+    ASSERT_OK(d.status());
+    daemon_ = *std::move(d);
+    stub_ = v1::Agent::NewStub(grpc::CreateChannel(
+        daemon_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    daemon_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  grpc::Status Start(const std::string& name, const std::string& hook,
+                     v1::StartProbeResponse* resp = nullptr) {
+    v1::StartProbeRequest req;
+    req.set_name(name);
+    req.set_hook(hook);
+    v1::StartProbeResponse ignored;
+    return stub_->StartProbe(ContextWithDeadline().get(), req,
+                             resp ? resp : &ignored);
+  }
+
+  FakeClock clock_;
+  FakeOpener opener_;
+  KernelFeatures features_ = AllKinds();
+  std::string dir_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<v1::Agent::Stub> stub_;
+};
+
+TEST_F(DaemonTest, StartIsIdempotentAndListed) {
+  v1::StartProbeResponse first, second;
+  ASSERT_TRUE(Start("execs", "rawtracepoint:sched_process_exec", &first).ok());
+  EXPECT_TRUE(first.created());
+  EXPECT_EQ(first.node(), "fake-node");
+  EXPECT_EQ(first.probe().mechanism(), "raw_tp");
+  ASSERT_TRUE(Start("execs", "rt:sched_process_exec", &second).ok());
+  EXPECT_FALSE(second.created());
+  EXPECT_EQ(second.probe().probe_id(), first.probe().probe_id());
+
+  v1::ListProbesResponse list;
+  ASSERT_TRUE(stub_->ListProbes(ContextWithDeadline().get(), {}, &list).ok());
+  ASSERT_EQ(list.probes_size(), 1);
+  EXPECT_EQ(list.probes(0).name(), "execs");
+  EXPECT_EQ(opener_.opens(), 1);
+}
+
+TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
+  EXPECT_EQ(Start("x", "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Start("x", "nope:thing").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Start("bad name", "rt:x").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  opener_.FailWith("kprobe:missing_fn",
+                   absl::NotFoundError("kernel function missing_fn"));
+  grpc::Status missing = Start("k", "kprobe:missing_fn");
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(missing.error_message(), HasSubstr("missing_fn"));
+  ASSERT_TRUE(Start("p", "rt:x").ok());
+  EXPECT_EQ(Start("p", "rt:y").error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  v1::StopProbeRequest stop;
+  v1::StopProbeResponse stopped;
+  stop.set_name("absent");
+  EXPECT_EQ(stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  auto watch_code = [&](const v1::WatchCountsRequest& req) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->WatchCounts(&ctx, req);
+    v1::WatchCountsResponse u;
+    while (reader->Read(&u)) {
+    }
+    return reader->Finish().error_code();
+  };
+  v1::WatchCountsRequest fast;
+  fast.mutable_interval()->set_nanos(1000);
+  EXPECT_EQ(watch_code(fast), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::WatchCountsRequest many_keys;
+  many_keys.set_top_n(100000);
+  EXPECT_EQ(watch_code(many_keys), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::WatchCountsRequest unknown;
+  unknown.add_probes("absent");
+  EXPECT_EQ(watch_code(unknown), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(DaemonTest, WatchGetsSnapshotTicksAndTheFinalUpdateOnStop) {
+  ASSERT_TRUE(Start("p", "rt:x").ok());
+  std::shared_ptr<FakeCounterState> c = opener_.Latest("rawtracepoint:x");
+  c->Add(5);
+  grpc::ClientContext ctx;
+  v1::WatchCountsRequest req;
+  auto reader = stub_->WatchCounts(&ctx, req);
+  v1::WatchCountsResponse u;
+  ASSERT_TRUE(reader->Read(&u));
+  EXPECT_TRUE(u.snapshot());
+  EXPECT_EQ(u.total(), 5u);
+  const uint64_t first_seq = u.seq();
+
+  c->Add(2);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(reader->Read(&u));
+  EXPECT_EQ(u.total(), 7u);
+  EXPECT_EQ(u.delta(), 2u);
+  EXPECT_GT(u.seq(), first_seq);
+
+  c->Add(1);
+  v1::StopProbeRequest stop;
+  stop.set_name("p");
+  v1::StopProbeResponse stopped;
+  ASSERT_TRUE(
+      stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped).ok());
+  EXPECT_EQ(stopped.probe().total(), 8u);
+  ASSERT_TRUE(reader->Read(&u));
+  EXPECT_EQ(u.state(), v1::PROBE_STATE_STOPPED);
+  EXPECT_EQ(u.total(), 8u);
+  EXPECT_EQ(u.delta(), 1u);
+  ctx.TryCancel();
+}
+
+TEST_F(DaemonTest, ShutdownSendsFinalUpdatesThenEndsStreamsAndDetaches) {
+  ASSERT_TRUE(Start("a", "rt:a").ok());
+  ASSERT_TRUE(Start("b", "rt:b").ok());
+  opener_.Latest("rawtracepoint:a")->Add(4);
+  grpc::ClientContext ctx;
+  auto reader = stub_->WatchCounts(&ctx, v1::WatchCountsRequest());
+  v1::WatchCountsResponse u;
+  ASSERT_TRUE(reader->Read(&u));
+  ASSERT_TRUE(reader->Read(&u));  // both snapshots
+
+  std::thread shutdown([&] { daemon_->Shutdown(); });
+  std::map<std::string, v1::WatchCountsResponse> finals;
+  while (reader->Read(&u)) finals[u.probe()] = u;
+  EXPECT_TRUE(reader->Finish().ok());
+  shutdown.join();
+
+  ASSERT_EQ(finals.size(), 2u);
+  EXPECT_EQ(finals["a"].state(), v1::PROBE_STATE_STOPPED);
+  EXPECT_EQ(finals["a"].total(), 4u);
+  EXPECT_EQ(finals["b"].state(), v1::PROBE_STATE_STOPPED);
+  for (const char* hook : {"rawtracepoint:a", "rawtracepoint:b"}) {
+    std::shared_ptr<FakeCounterState> c = opener_.Latest(hook);
+    absl::MutexLock lock(&c->mu);
+    EXPECT_TRUE(c->destroyed) << hook;
+  }
+}
+
+}  // namespace
+}  // namespace tally

@@ -1,0 +1,104 @@
+// What one watch stream sends: the latest update per incarnation, oldest
+// first, with the delta the proto promises.
+#include "agent/daemon/pending_updates.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace tally {
+namespace {
+
+CountUpdate Update(const std::string& probe, uint64_t id, uint64_t seq,
+                   uint64_t total, ProbeState state = ProbeState::kRunning) {
+  CountUpdate u;
+  u.probe = probe;
+  u.probe_id = id;
+  u.seq = seq;
+  u.counts.total = total;
+  u.state = state;
+  u.mechanism = "raw_tp";
+  return u;
+}
+
+v1::WatchCountsResponse Pop(PendingUpdates& p) {
+  v1::WatchCountsResponse out;
+  p.PopInto("node", "epoch", 10, &out);
+  return out;
+}
+
+TEST(PendingUpdatesTest, LaterUpdatesOfOneIncarnationReplaceUnsentOnes) {
+  PendingUpdates p;
+  p.Offer(Update("a", 1, 1, 10));
+  p.Offer(Update("a", 1, 2, 20));
+  p.Offer(Update("a", 1, 3, 30));
+  ASSERT_EQ(p.size(), 1u);
+  v1::WatchCountsResponse r = Pop(p);
+  EXPECT_EQ(r.seq(), 3u);
+  EXPECT_EQ(r.total(), 30u);
+  EXPECT_TRUE(r.snapshot());
+  EXPECT_EQ(r.node(), "node");
+  EXPECT_EQ(r.epoch(), "epoch");
+  EXPECT_TRUE(p.empty());
+}
+
+TEST(PendingUpdatesTest, DeltaIsAgainstWhatThisStreamLastSent) {
+  PendingUpdates p;
+  p.Offer(Update("a", 1, 1, 10));
+  EXPECT_EQ(Pop(p).delta(), 0u);  // the snapshot
+  p.Offer(Update("a", 1, 2, 15));
+  p.Offer(Update("a", 1, 3, 22));  // coalesced: 12 since the snapshot
+  v1::WatchCountsResponse r = Pop(p);
+  EXPECT_FALSE(r.snapshot());
+  EXPECT_EQ(r.delta(), 12u);
+}
+
+TEST(PendingUpdatesTest, OldestFirstAcrossProbes) {
+  PendingUpdates p;
+  p.Offer(Update("b", 2, 5, 1));
+  p.Offer(Update("a", 1, 4, 1));
+  p.Offer(Update("c", 3, 6, 1));
+  EXPECT_EQ(Pop(p).seq(), 4u);
+  EXPECT_EQ(Pop(p).seq(), 5u);
+  EXPECT_EQ(Pop(p).seq(), 6u);
+}
+
+TEST(PendingUpdatesTest, FinalUpdateOfAStoppedIncarnationSurvivesItsSuccessor) {
+  PendingUpdates p;
+  p.Offer(Update("a", 1, 1, 10));
+  Pop(p);
+  p.Offer(Update("a", 1, 2, 40, ProbeState::kStopped));
+  p.Offer(Update("a", 2, 3, 5));  // restarted under the same name
+  ASSERT_EQ(p.size(), 2u);
+  v1::WatchCountsResponse final_update = Pop(p);
+  EXPECT_EQ(final_update.probe_id(), 1u);
+  EXPECT_EQ(final_update.state(), v1::PROBE_STATE_STOPPED);
+  EXPECT_EQ(final_update.delta(), 30u);
+  EXPECT_EQ(Pop(p).probe_id(), 2u);
+}
+
+TEST(PendingUpdatesTest, BoundedByDroppingTheOldest) {
+  PendingUpdates p(2);
+  p.Offer(Update("a", 1, 1, 1));
+  p.Offer(Update("b", 2, 2, 1));
+  p.Offer(Update("c", 3, 3, 1));
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(Pop(p).probe(), "b");
+  EXPECT_EQ(Pop(p).probe(), "c");
+}
+
+TEST(PendingUpdatesTest, TopKeysAreCutToTheStreamsTopN) {
+  PendingUpdates p;
+  CountUpdate u = Update("a", 1, 1, 6);
+  for (int i = 0; i < 3; ++i) {
+    u.counts.top_keys.push_back({std::to_string(i), uint64_t(3 - i)});
+  }
+  p.Offer(u);
+  v1::WatchCountsResponse out;
+  p.PopInto("n", "e", 2, &out);
+  ASSERT_EQ(out.top_keys_size(), 2);
+  EXPECT_EQ(out.top_keys(0).key(), "0");
+}
+
+}  // namespace
+}  // namespace tally
