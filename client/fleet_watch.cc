@@ -23,9 +23,14 @@ namespace {
 // or so of being ready.
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(250);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
-// How often the loop wakes with nothing to do: bounds how late a stop
-// request (SIGINT) or a silent agent is noticed.
+// How often the loop looks over every agent (retries due, silences,
+// whether anything could still stream): bounds how late a stop request
+// (SIGINT), a due retry or a silent agent is noticed.
 constexpr absl::Duration kPoll = absl::Milliseconds(50);
+// Updates arrive from every agent each interval; taking them in batches at
+// most this often keeps thousands of agents from waking the loop thousands
+// of times a second.
+constexpr absl::Duration kBatch = absl::Milliseconds(20);
 // Silence shorter than this is never called stale, however short the
 // interval: scheduling hiccups are not hangs.
 constexpr absl::Duration kMinStale = absl::Seconds(1);
@@ -558,9 +563,9 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
   absl::Time last_tick = now;
   absl::Time next_tick = now + options_.interval;
   std::deque<Event> batch;
+  absl::Time next_look = now;
   while (true) {
-    absl::Time wake = std::min({next_tick, end, now + kPoll});
-    for (const auto& [id, a] : agents_) wake = std::min(wake, a.retry_at);
+    const absl::Time wake = std::min({next_tick, end, next_look});
     {
       absl::MutexLock lock(&mu_);
       auto has_events = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -571,9 +576,22 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
     }
     now = absl::Now();
     for (Event& e : batch) Handle(e, now);
+    const bool had_events = !batch.empty();
     batch.clear();
-    ConnectWaiting(now);
-    CheckLiveness(now);
+    if (now >= next_look) {
+      ConnectWaiting(now);
+      CheckLiveness(now);
+      next_look = now + kPoll;
+      // Nothing left that could ever stream: say so instead of waiting.
+      if (refresh == std::nullopt &&
+          std::all_of(agents_.begin(), agents_.end(), [](const auto& a) {
+            return a.second.stream == nullptr &&
+                   (a.second.retry_at == absl::InfiniteFuture() ||
+                    !a.second.target.error.empty());
+          })) {
+        break;
+      }
+    }
     if (now >= next_tick) {
       Tick(now, now - last_tick);
       last_tick = now;
@@ -582,14 +600,9 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
       std::fflush(ctx_.out);
     }
     if (now >= end || stop.load()) break;
-    // Nothing left that could ever stream: say so instead of waiting.
-    if (refresh == std::nullopt &&
-        std::all_of(agents_.begin(), agents_.end(), [](const auto& a) {
-          return a.second.stream == nullptr &&
-                 (a.second.retry_at == absl::InfiniteFuture() ||
-                  !a.second.target.error.empty());
-        })) {
-      break;
+    if (had_events) {
+      // Let the next batch gather (not past a tick or the end).
+      absl::SleepFor(std::min(kBatch, std::min(next_tick, end) - now));
     }
   }
 
