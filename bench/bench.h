@@ -15,6 +15,10 @@ struct BenchContext {
   int iterations = 1000000;  // syscalls per overhead measurement
   std::string tallyd;
   std::string tallyctl;
+  // Another tallyctl (e.g. main's) to measure beside this one; empty: none.
+  std::string tallyctl_before;
+  std::string standin_fleet;  // //tests/testing:standin_fleet
+  std::string gen_certs;      // scripts/gen-certs.sh
   KernelFeatures features;
   int bpf_programs_at_start = 0;  // loaded by anyone before the run
 };
@@ -43,7 +47,8 @@ struct SectionResult {
 SectionResult RunOverhead(const BenchContext& ctx);
 SectionResult RunControlPlane(const BenchContext& ctx);
 SectionResult RunFootprint(const BenchContext& ctx);
-SectionResult RunFleet(const BenchContext& ctx);
+// Fan-out and watch: two sections.
+std::vector<SectionResult> RunFleet(const BenchContext& ctx);
 
 std::string RenderMarkdown(const std::vector<SectionResult>& results,
                            const BenchContext& ctx);

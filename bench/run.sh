@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes docs/benchmarks.md (generated tables plus
 # bench/analysis.md). Needs root (BPF) and
-# takes a few minutes. Extra arguments go to tally_bench (e.g. --rounds=9).
+# takes a few minutes. Extra arguments go to tally_bench (e.g. --rounds=9, or
+# --tallyctl_before=PATH to measure an older tallyctl beside this one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
