@@ -39,6 +39,26 @@ std::string ReplaceName(const std::string& text, const std::string& name,
   return out;
 }
 
+// `text` with every number ("3", "4.25") as '#': what a group is keyed by,
+// so that "no update for 3.1s" and "no update for 4.0s" go together.
+std::string MaskNumbers(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) {
+      out.push_back(text[i]);
+      continue;
+    }
+    while (i + 1 < text.size() &&
+           (absl::ascii_isdigit(static_cast<unsigned char>(text[i + 1])) ||
+            (text[i + 1] == '.' && i + 2 < text.size() &&
+             absl::ascii_isdigit(static_cast<unsigned char>(text[i + 2]))))) {
+      ++i;
+    }
+    out.push_back('#');
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<FailureGroup> GroupFailures(
@@ -50,7 +70,7 @@ std::vector<FailureGroup> GroupFailures(
     // Messages often name the agent ("ipv4:10.0.0.7:7070: Connection
     // refused"); without its name they group with their peers'.
     std::string error = ReplaceName(o.error, o.node, kAgent);
-    auto [it, added] = index.emplace(error, groups.size());
+    auto [it, added] = index.emplace(MaskNumbers(error), groups.size());
     if (added) groups.push_back(FailureGroup{error, {}});
     groups[it->second].nodes.push_back(o.node);
   }

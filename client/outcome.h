@@ -16,8 +16,9 @@ struct AgentOutcome {
   std::string error;
 };
 
-// Agents that failed the same way: `error` with the agent's own name taken
-// out where it appeared, and who they are.
+// Agents that failed the same way (the same words; numbers such as
+// durations may differ): the first one's `error` with the agent's own name
+// taken out where it appeared, and who they are.
 struct FailureGroup {
   std::string error;
   std::vector<std::string> nodes;

@@ -83,17 +83,28 @@ TEST(SummaryTest, StaysShortAtAnyFleetSize) {
     std::string node = absl::StrCat("127.0.0.1:", 40000 + i);
     outcomes.push_back(AgentOutcome{
         i < 1000, node,
-        i < 1000 ? ""
-                 : absl::StrCat("UNAVAILABLE: kind ", i % 7, ": ipv4:", node,
-                                ": Too many open files")});
+        i < 1000
+            ? ""
+            : absl::StrCat("UNAVAILABLE: kind ", std::string(1, 'a' + i % 7),
+                           ": ipv4:", node, ": Too many open files")});
   }
   std::string summary = Summary(outcomes);
   EXPECT_LT(summary.size(), 1000u) << summary;
   EXPECT_THAT(summary, HasSubstr("1000/2000 agents ok; "));
   EXPECT_THAT(summary,
-              HasSubstr("UNAVAILABLE: kind 6: ipv4:AGENT: Too many open files "
+              HasSubstr("UNAVAILABLE: kind g: ipv4:AGENT: Too many open files "
                         "(143 agents: 127.0.0.1:41000"));
   EXPECT_THAT(summary, HasSubstr("; 2 other errors (285 agents)"));
+}
+
+TEST(GroupFailuresTest, NumbersSuchAsDurationsDoNotSplitGroups) {
+  std::vector<FailureGroup> groups =
+      GroupFailures({{false, "a", "STALE: no update for 3.1s: hung"},
+                     {false, "b", "STALE: no update for 12.0s: hung"},
+                     {false, "c", "STALE: no update: hung"}});
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(DescribeGroup(groups[0]),
+            "STALE: no update for 3.1s: hung (2 agents: a, b)");
 }
 
 TEST(GroupFailuresTest, GroupsInOrderOfFirstAppearance) {
