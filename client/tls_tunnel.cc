@@ -7,10 +7,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,9 +53,10 @@ std::string CheckOwnCertificate(SSL_CTX* ctx) {
       const int error = X509_STORE_CTX_get_error(verify);
       note = error == X509_V_ERR_CERT_HAS_EXPIRED
                  ? "note that --tls-cert has expired"
-                 : absl::StrCat("note that --tls-cert does not verify against "
-                                "--tls-ca either: ",
-                                X509_verify_cert_error_string(error));
+                 : absl::StrCat(
+                       "note that --tls-cert does not verify against "
+                       "--tls-ca either: ",
+                       X509_verify_cert_error_string(error));
     }
   }
   X509_STORE_CTX_free(verify);
@@ -227,11 +228,11 @@ class TlsTunnels::Pump {
       const absl::Time now = absl::Now();
       while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
         Conn* c = deadlines_.begin()->second;
-        int waiting = 0;
-        if (c->stage == Conn::kHandshake &&
-            ioctl(c->net, FIONREAD, &waiting) == 0 && waiting > 0) {
-          // The agent did answer; this thread was busy with others.
-          Handshake(c);
+        // The agent may have answered while this thread was busy with
+        // others: then it is not the one keeping us waiting.
+        pollfd p = {c->net, static_cast<short>(c->net_events), 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & c->net_events) != 0) {
+          OnNet(c, p.revents);  // its patience starts over
           if (!c->dead) Update(c);
           continue;
         }
