@@ -247,7 +247,9 @@ std::vector<SectionResult> RunFleet(const BenchContext& ctx) {
       "as tallyctl; the machine's load average when the section began: ",
       load,
       " (other builds share it). Wall time and tallyctl's own CPU (user + "
-      "system, from wait4) of one `tallyctl --agents @FILE --tls-...` for `",
+      "system, from wait4) of one `tallyctl --agents @FILE --tls-... "
+      "--timeout 30s` (a generous deadline: the stand-ins share the CPUs, and "
+      "what is measured is the time to answer every agent) for `",
       kHook, "` start, list and stop, median of ", rounds,
       " runs; \"agents' CPU\" is what the stand-in process spent serving the "
       "list (on a real fleet each agent spends its share on its own node). "
@@ -338,12 +340,15 @@ std::vector<SectionResult> RunFleet(const BenchContext& ctx) {
       std::vector<double> start, list, stop, list_cpu, agents_cpu;
       for (int r = 0; r < rounds; ++r) {
         Timed s =
-            TimedRun(with(tls(v, all), {"start", kHook}), absl::Minutes(3));
+            TimedRun(with(tls(v, all), {"--timeout", "30s", "start", kHook}),
+                     absl::Minutes(3));
         const double a0 = CpuSeconds(live.pid());
-        Timed l = TimedRun(with(tls(v, all), {"list"}), absl::Minutes(3));
+        Timed l = TimedRun(with(tls(v, all), {"--timeout", "30s", "list"}),
+                           absl::Minutes(3));
         agents_cpu.push_back(CpuSeconds(live.pid()) - a0);
         Timed p =
-            TimedRun(with(tls(v, all), {"stop", kProbe}), absl::Minutes(3));
+            TimedRun(with(tls(v, all), {"--timeout", "30s", "stop", kProbe}),
+                     absl::Minutes(3));
         for (const Timed* t : {&s, &l, &p}) {
           if (t->exit_code != 0) {
             LOG(ERROR) << v.name << " at " << n << " exited " << t->exit_code
