@@ -27,6 +27,8 @@ namespace {
 
 // The largest TLS record's plaintext, plus slack.
 constexpr size_t kScratch = 16 * 1024 + 512;
+// What is taken from gRPC's side at once.
+constexpr size_t kChunk = 16 * 1024;
 constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
 
 std::string OpenSslError() {
@@ -84,13 +86,14 @@ struct Conn {
   absl::Duration patience;
   absl::Time deadline;  // when the agent has kept us waiting too long
   Stage stage = kConnect;
-  bool want_read = false;   // the last SSL call wants the socket readable
-  bool want_write = false;  // ... or writable
-  bool answered = false;    // application data came from the agent
-  bool dead = false;        // closed; deleted after this batch of events
-  int connect_error = 0;    // connect() failed at once
-  std::string to_net;       // plaintext SSL_write has not taken yet
-  std::string to_app;       // plaintext gRPC has not read yet
+  bool want_read = false;         // the last SSL call wants the socket readable
+  bool want_write = false;        // ... or writable
+  bool read_wants_write = false;  // an SSL_read waits for the socket writable
+  bool answered = false;          // application data came from the agent
+  bool dead = false;              // closed; deleted after this batch of events
+  int connect_error = 0;          // connect() failed at once
+  std::string to_net;             // plaintext SSL_write has not taken yet
+  std::string to_app;             // plaintext gRPC has not read yet
   uint32_t net_events = 0;
   uint32_t app_events = 0;
 };
@@ -279,7 +282,9 @@ class TlsTunnels::Pump {
         break;
       case Conn::kUp:
         if (c->to_app.empty()) net |= EPOLLIN;
-        if (!c->to_net.empty() || c->want_write) net |= EPOLLOUT;
+        if (!c->to_net.empty() || c->want_write || c->read_wants_write) {
+          net |= EPOLLOUT;
+        }
         // gRPC's bytes wait until the agent has spoken (see Handshake).
         if (c->to_net.empty() && c->answered) app |= EPOLLIN;
         if (!c->to_app.empty()) app |= EPOLLOUT;
@@ -318,8 +323,12 @@ class TlsTunnels::Pump {
     }
     if (c->stage == Conn::kHandshake) return Handshake(c);
     if ((events & EPOLLOUT) != 0) FlushToNet(c);
-    // Also after a write: an SSL_read may have been waiting for it.
-    if (!c->dead) ToApp(c);
+    const bool read_was_waiting = c->read_wants_write && (events & EPOLLOUT);
+    if (read_was_waiting) c->read_wants_write = false;
+    if (!c->dead &&
+        ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 || read_was_waiting)) {
+      ToApp(c);
+    }
   }
 
   void OnApp(Conn* c, uint32_t events) {
@@ -395,14 +404,16 @@ class TlsTunnels::Pump {
 
   // gRPC -> agent.
   void ToNet(Conn* c) {
+    // One read takes what gRPC wrote; a full buffer may mean more.
     for (int round = 0; round < 4 && c->to_net.empty(); ++round) {
-      ssize_t n = read(c->app, scratch_.data(), 16 * 1024);
+      ssize_t n = read(c->app, scratch_.data(), kChunk);
       if (n == 0) return Close(c);  // gRPC closed the channel
       if (n < 0) {
         if (errno != EAGAIN && errno != EINTR) Close(c);
         return;
       }
       WriteSsl(c, scratch_.data(), static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < kChunk) return;
     }
   }
 
@@ -430,16 +441,20 @@ class TlsTunnels::Pump {
     WriteSsl(c, pending.data(), pending.size());
   }
 
-  // agent -> gRPC.
+  // agent -> gRPC: what the socket has now and what OpenSSL holds already
+  // (read-ahead takes a burst of records in one read); epoll says when
+  // there is more, so no read ends in EAGAIN just to find out.
   void ToApp(Conn* c) {
-    while (c->to_app.empty() && !c->dead) {
+    for (bool first = true;
+         c->to_app.empty() && !c->dead && (first || SSL_has_pending(c->ssl));
+         first = false) {
       ERR_clear_error();
       int k = SSL_read(c->ssl, scratch_.data(), static_cast<int>(kScratch));
       if (k <= 0) {
         int error = SSL_get_error(c->ssl, k);
         if (error == SSL_ERROR_WANT_READ) return;
         if (error == SSL_ERROR_WANT_WRITE) {
-          c->want_write = true;
+          c->read_wants_write = true;
           return;
         }
         // Before the agent has said anything, a failure is its verdict on
@@ -453,9 +468,10 @@ class TlsTunnels::Pump {
       }
       ssize_t w = send(c->app, scratch_.data(), k, MSG_NOSIGNAL);
       if (w < 0 && errno != EAGAIN) return Close(c);
-      if (w < k)
+      if (w < k) {
         c->to_app.assign(scratch_.data() + std::max<ssize_t>(w, 0),
                          k - std::max<ssize_t>(w, 0));
+      }
     }
   }
 
@@ -567,6 +583,8 @@ absl::StatusOr<std::unique_ptr<TlsTunnels>> TlsTunnels::Create(
                             SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // A burst of records in one read() (the buffer goes back when idle).
+  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_alpn_protos(ctx, kAlpnH2, sizeof(kAlpnH2));
   for (int i = 0; i < std::max(1, pumps); ++i) {
     t->pumps_.push_back(std::make_unique<Pump>());
