@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/args.h"
@@ -80,6 +81,12 @@ std::shared_ptr<void> StartAgentCall(
       outcome.ok = status.ok();
       if (!status.ok()) {
         outcome.error = channels->Describe(status, raw->connection);
+        // No socket for it yet: the calls that just ended give theirs
+        // back a moment after.
+        outcome.retry =
+            raw->connection.error.code() ==
+                absl::StatusCode::kResourceExhausted ||
+            absl::StrContains(status.error_message(), "Too many open files");
       }
       done(std::move(outcome));
     };

@@ -1,9 +1,11 @@
 #include "client/fanout.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 
 namespace tally::cli {
 namespace {
@@ -22,10 +24,13 @@ std::vector<AgentOutcome> FanOut(const std::vector<AgentTarget>& targets,
   const size_t n = targets.size();
   std::vector<AgentOutcome> outcomes(n);
   std::vector<std::shared_ptr<void>> keep(n);
-  const size_t limit = options.parallel == 0 ? n : options.parallel;
+  std::vector<int> attempts(n, 0);
+  size_t limit = options.parallel == 0 ? n : options.parallel;
 
   Finished finished;
-  size_t next = 0, in_flight = 0, done = 0;
+  std::deque<size_t> to_start;
+  for (size_t i = 0; i < n; ++i) to_start.push_back(i);
+  size_t in_flight = 0, done = 0;
 
   auto report = [&] {
     if (!options.progress) return;
@@ -34,8 +39,9 @@ std::vector<AgentOutcome> FanOut(const std::vector<AgentTarget>& targets,
   };
   while (done < n) {
     // Start what the bound allows; only this thread starts calls.
-    while (next < n && in_flight < limit) {
-      const size_t i = next++;
+    while (!to_start.empty() && in_flight < limit) {
+      const size_t i = to_start.front();
+      to_start.pop_front();
       if (!targets[i].error.empty()) {
         outcomes[i] = AgentOutcome{false, targets[i].label, targets[i].error};
         ++done;
@@ -43,6 +49,7 @@ std::vector<AgentOutcome> FanOut(const std::vector<AgentTarget>& targets,
         continue;
       }
       ++in_flight;
+      ++attempts[i];
       keep[i] = start(i, [&finished, i](AgentOutcome outcome) {
         absl::MutexLock lock(&finished.mu);
         finished.outcomes.emplace_back(i, std::move(outcome));
@@ -58,12 +65,26 @@ std::vector<AgentOutcome> FanOut(const std::vector<AgentTarget>& targets,
       finished.mu.Await(absl::Condition(&any));
       batch.swap(finished.outcomes);
     }
+    bool retried = false;
     for (auto& [i, outcome] : batch) {
       keep[i].reset();
+      --in_flight;
+      if (outcome.retry && attempts[i] < kMaxStartAttempts) {
+        // Out of descriptors: what fits is fewer than we thought, and the
+        // ones just finished come back shortly.
+        to_start.push_front(i);
+        limit = std::max<size_t>(1, in_flight);
+        retried = true;
+        continue;
+      }
+      outcome.retry = false;
       if (outcome.node.empty()) outcome.node = targets[i].label;
       outcomes[i] = std::move(outcome);
-      --in_flight;
       ++done;
+    }
+    if (retried && in_flight == 0) {
+      // Nothing in flight to wait for: give closed descriptors a moment.
+      absl::SleepFor(absl::Milliseconds(20));
     }
     report();
   }

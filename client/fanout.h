@@ -35,8 +35,12 @@ using StartCall =
 
 // Starts every target's call, at most options.parallel at once (0: all),
 // and waits for all of them. Targets that failed to resolve are not called:
-// their outcome is their error. Outcomes come back in target order; a
-// failed agent's node is its label.
+// their outcome is their error. A call that reports `retry` is started
+// again once another call has finished (and fewer go at once from then on:
+// resources come back a little after their calls end); after
+// kMaxStartAttempts its error stands. Outcomes come back in target order;
+// a failed agent's node is its label.
+inline constexpr int kMaxStartAttempts = 50;
 std::vector<AgentOutcome> FanOut(const std::vector<AgentTarget>& targets,
                                  const FanoutOptions& options,
                                  const StartCall& start);

@@ -14,6 +14,9 @@ struct AgentOutcome {
   bool ok = false;
   std::string node;  // reported by the agent, else the target's label
   std::string error;
+  // The call could not start for want of a resource that calls in flight
+  // give back (file descriptors): FanOut starts it again later.
+  bool retry = false;
 };
 
 // Agents that failed the same way (the same words; numbers such as

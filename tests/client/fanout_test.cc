@@ -180,6 +180,54 @@ TEST(FanOutTest, WhatACallKeepsIsHeldUntilItsAnswer) {
   EXPECT_EQ(released.load(), 2);
 }
 
+TEST(FanOutTest, CallsOutOfDescriptorsStartAgainWhenOthersFinish) {
+  // Room for two calls at a time, whatever --parallel says: a third start
+  // fails for want of descriptors until one of the two has finished.
+  std::vector<AgentTarget> targets = MakeTargets(6);
+  absl::Mutex mu;
+  int open = 0, max_open = 0, refused = 0;
+  std::vector<std::thread> answers;
+  std::vector<AgentOutcome> outcomes =
+      FanOut(targets, FanoutOptions{}, [&](size_t i, CallDone done) {
+        absl::MutexLock lock(&mu);
+        if (open == 2) {
+          ++refused;
+          done(AgentOutcome{false, "", "RESOURCE_EXHAUSTED: no socket", true});
+          return std::shared_ptr<void>();
+        }
+        max_open = std::max(max_open, ++open);
+        answers.emplace_back([&, i, done] {
+          {
+            absl::MutexLock lock(&mu);
+            --open;
+          }
+          done(AgentOutcome{true, absl::StrCat("node-", i), ""});
+        });
+        return std::shared_ptr<void>();
+      });
+  for (std::thread& t : answers) t.join();
+  for (size_t i = 0; i < targets.size(); ++i) {
+    EXPECT_THAT(outcomes[i], Outcome(true, absl::StrCat("node-", i), ""));
+  }
+  EXPECT_LE(max_open, 2);
+  EXPECT_GT(refused, 0);
+}
+
+TEST(FanOutTest, ACallThatNeverGetsItsDescriptorsFailsInTheEnd) {
+  std::vector<AgentTarget> targets = MakeTargets(1);
+  int attempts = 0;
+  std::vector<AgentOutcome> outcomes =
+      FanOut(targets, FanoutOptions{}, [&](size_t, CallDone done) {
+        ++attempts;
+        done(AgentOutcome{false, "", "RESOURCE_EXHAUSTED: no socket", true});
+        return std::shared_ptr<void>();
+      });
+  EXPECT_EQ(attempts, kMaxStartAttempts);
+  EXPECT_THAT(outcomes, ElementsAre(Outcome(false, "10.0.0.0:7070",
+                                            "RESOURCE_EXHAUSTED: no socket")));
+  EXPECT_FALSE(outcomes[0].retry);
+}
+
 TEST(FanOutTest, UnresolvedTargetsAreNotCalledAndKeepTheirError) {
   std::vector<AgentTarget> targets = MakeTargets(4);
   targets[1] = AgentTarget{"dns:a.invalid:7070", "", "",
