@@ -107,6 +107,18 @@ int Run() {
   limits.max_keys = absl::GetFlag(FLAGS_max_keys);
   limits.default_keys = std::min(limits.default_keys, limits.max_keys);
   limits.min_interval = absl::GetFlag(FLAGS_min_interval);
+  if (absl::Status s = ValidateLimits(limits); !s.ok()) {
+    std::fprintf(stderr, "tallyd: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_shutdown_grace) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_shutdown_grace) > absl::Minutes(10)) {
+    std::fprintf(stderr,
+                 "tallyd: --shutdown_grace=%s is out of range; allowed: 0 to "
+                 "10m\n",
+                 absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str());
+    return 1;
+  }
 
   AgentIdentity identity{NodeName(), NewEpoch(), absl::Now()};
   KernelFeatures features = ProbeKernelFeatures();

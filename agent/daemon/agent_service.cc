@@ -23,12 +23,13 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
 AgentService::AgentService(AgentIdentity identity,
                            const KernelFeatures* features,
                            const AgentLimits& limits, ProbeManager* manager,
-                           Sampler* sampler)
+                           Sampler* sampler, Clock* clock)
     : identity_(std::move(identity)),
       features_(features),
       limits_(limits),
       manager_(manager),
-      sampler_(sampler) {}
+      sampler_(sampler),
+      clock_(clock) {}
 
 grpc::ServerUnaryReactor* AgentService::GetInfo(
     grpc::CallbackServerContext* context, const v1::GetInfoRequest* /*request*/,
@@ -115,7 +116,7 @@ grpc::ServerWriteReactor<v1::WatchCountsResponse>* AgentService::WatchCounts(
     return new Rejected(spec.status());
   }
   return WatchReactor::Start(sampler_, identity_.node, identity_.epoch,
-                             *std::move(spec));
+                             *std::move(spec), clock_->Now());
 }
 
 }  // namespace tally

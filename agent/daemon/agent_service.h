@@ -13,6 +13,7 @@
 #include "agent/daemon/probe_manager.h"
 #include "agent/daemon/sampler.h"
 #include "agent/probe/kernel_features.h"
+#include "common/clock.h"
 #include "tally/v1/agent.grpc.pb.h"
 
 namespace tally {
@@ -28,7 +29,7 @@ class AgentService final : public v1::Agent::CallbackService {
   // All pointers must outlive the service.
   AgentService(AgentIdentity identity, const KernelFeatures* features,
                const AgentLimits& limits, ProbeManager* manager,
-               Sampler* sampler);
+               Sampler* sampler, Clock* clock);
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
                                     const v1::GetInfoRequest* request,
@@ -54,6 +55,7 @@ class AgentService final : public v1::Agent::CallbackService {
   const AgentLimits limits_;
   ProbeManager* const manager_;
   Sampler* const sampler_;
+  Clock* const clock_;
 };
 
 }  // namespace tally

@@ -29,7 +29,7 @@ Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
       manager_(std::move(opener), config_.limits, clock),
       sampler_(&manager_, config_.limits, clock),
       service_(config_.identity, features, config_.limits, &manager_,
-               &sampler_) {
+               &sampler_, clock) {
   manager_.SetListener(&sampler_);
 }
 

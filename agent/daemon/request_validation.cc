@@ -45,7 +45,8 @@ absl::StatusOr<ProbeConfig> ValidateStartRequest(
   }
   config.options.cgroup_id = request.cgroup_id();
   if (request.has_ttl()) {
-    absl::Duration ttl = FromProto(request.ttl());
+    ASSIGN_OR_RETURN(absl::Duration ttl,
+                     ValidDurationFromProto(request.ttl(), "ttl"));
     if (ttl <= absl::ZeroDuration() || ttl > kMaxTtl) {
       return absl::InvalidArgumentError(absl::StrCat(
           "ttl must be positive and at most ", absl::FormatDuration(kMaxTtl),
@@ -61,8 +62,11 @@ absl::StatusOr<WatchSpec> ValidateWatchRequest(
     const v1::WatchCountsRequest& request, const AgentLimits& limits,
     const std::string& node, const ProbeManager& manager) {
   WatchSpec spec;
-  spec.interval = request.has_interval() ? FromProto(request.interval())
-                                         : limits.default_interval;
+  spec.interval = limits.default_interval;
+  if (request.has_interval()) {
+    ASSIGN_OR_RETURN(spec.interval,
+                     ValidDurationFromProto(request.interval(), "interval"));
+  }
   if (spec.interval < limits.min_interval) {
     return absl::InvalidArgumentError(
         absl::StrCat("interval ", absl::FormatDuration(spec.interval),

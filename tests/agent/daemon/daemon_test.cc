@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -191,6 +193,79 @@ TEST_F(DaemonTest, ShutdownSendsFinalUpdatesThenEndsStreamsAndDetaches) {
     absl::MutexLock lock(&c->mu);
     EXPECT_TRUE(c->destroyed) << hook;
   }
+}
+
+// Outside-client finding: stop a probe, start it again under the same name,
+// make 50 events: the watch-all stream's first update of the new
+// incarnation said delta 0, so a client summing deltas lost the 50.
+TEST_F(DaemonTest, RestartedProbeOpensWithItsWholeTotalAsDelta) {
+  ASSERT_TRUE(Start("p", "rt:x").ok());
+  grpc::ClientContext ctx;
+  auto reader = stub_->WatchCounts(&ctx, v1::WatchCountsRequest());
+  v1::WatchCountsResponse u;
+  ASSERT_TRUE(reader->Read(&u));  // the snapshot
+  v1::StopProbeRequest stop;
+  stop.set_name("p");
+  v1::StopProbeResponse stopped;
+  ASSERT_TRUE(
+      stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped).ok());
+  ASSERT_TRUE(reader->Read(&u));
+  ASSERT_EQ(u.state(), v1::PROBE_STATE_STOPPED);
+  clock_.Advance(absl::Seconds(1));  // the restart happens later
+  ASSERT_TRUE(Start("p", "rt:x").ok());
+  opener_.Latest("rawtracepoint:x")->Add(50);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(reader->Read(&u));
+  EXPECT_TRUE(u.snapshot());
+  EXPECT_EQ(u.total(), 50u);
+  EXPECT_EQ(u.delta(), 50u);
+  ctx.TryCancel();
+}
+
+// Outside-client finding: a hook over ~8 KB made the error larger than a
+// default client accepts (RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT).
+TEST_F(DaemonTest, HugeInputGetsInvalidArgumentWithAShortMessage) {
+  grpc::Status s = Start("x", "tracepoint:sched:" + std::string(20000, 'y'));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
+  EXPECT_LT(s.error_message().size(), 1024u);
+  s = Start(std::string(20000, 'n'), "rt:x");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(s.error_message().size(), 1024u);
+}
+
+// Outside-client finding: Durations with seconds and nanos of opposite signs
+// or |nanos| >= 1e9 were accepted for interval and ttl.
+TEST_F(DaemonTest, InvalidDurationsAreInvalidArgument) {
+  auto start_with_ttl = [&](int64_t seconds, int32_t nanos) {
+    v1::StartProbeRequest req;
+    req.set_name("ttl");
+    req.set_hook("rt:x");
+    req.mutable_ttl()->set_seconds(seconds);
+    req.mutable_ttl()->set_nanos(nanos);
+    v1::StartProbeResponse resp;
+    return stub_->StartProbe(ContextWithDeadline().get(), req, &resp);
+  };
+  for (auto [sec, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+           {10, -5}, {-1, 5}, {1, 1000000000}, {0, -1000000000}}) {
+    grpc::Status s = start_with_ttl(sec, nanos);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << sec << "s " << nanos << "ns";
+    EXPECT_THAT(s.error_message(), HasSubstr("ttl is not a valid Duration"));
+  }
+  EXPECT_TRUE(start_with_ttl(10, 5).ok());
+
+  v1::WatchCountsRequest req;
+  req.mutable_interval()->set_seconds(2);
+  req.mutable_interval()->set_nanos(-1);
+  grpc::ClientContext ctx;
+  auto reader = stub_->WatchCounts(&ctx, req);
+  v1::WatchCountsResponse u;
+  while (reader->Read(&u)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("interval is not a valid Duration"));
 }
 
 }  // namespace
