@@ -174,7 +174,11 @@ int Run() {
   sigwait(&signals, &signo);
   LOG(INFO) << "received " << strsignal(signo) << ", shutting down";
 
-  (*daemon)->Shutdown();
+  if (absl::Status s = (*daemon)->Shutdown(); !s.ok()) {
+    LOG(WARNING) << "stopped without waiting for gRPC: " << s.message()
+                 << "; no probe remains attached";
+    _exit(0);
+  }
   LOG(INFO) << "stopped; no probe remains attached";
   return 0;
 }

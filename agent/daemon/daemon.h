@@ -7,11 +7,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/daemon/agent_service.h"
+#include "agent/daemon/instance_lock.h"
 #include "agent/daemon/limits.h"
 #include "agent/daemon/probe_manager.h"
 #include "agent/daemon/sampler.h"
@@ -36,6 +38,7 @@ class Daemon {
  public:
   // Serves until Shutdown(). `features` and `clock` must outlive the daemon.
   // INVALID_ARGUMENT / NOT_FOUND for unusable listen settings,
+  // FAILED_PRECONDITION when another agent serves the socket path,
   // UNAVAILABLE when an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(
       DaemonConfig config, const KernelFeatures* features, CounterOpener opener,
@@ -53,8 +56,12 @@ class Daemon {
 
   // Readiness fails first; then starts are refused, every probe stops with a
   // final update, streams end once those are sent (cut after the grace
-  // period), and every probe is detached when this returns.
-  void Shutdown();
+  // period), and every probe is detached when this returns. Bounded: about
+  // the grace period plus two seconds. DEADLINE_EXCEEDED when a stream
+  // stuck on a client that stopped reading kept gRPC from stopping; the
+  // probes are detached all the same, but gRPC still uses this object, so
+  // the process must then exit without destroying it (_exit).
+  absl::Status Shutdown();
 
  private:
   Daemon(DaemonConfig config, const KernelFeatures* features,
@@ -68,6 +75,7 @@ class Daemon {
   std::unique_ptr<grpc::Server> health_server_;
   std::string address_;
   std::string health_address_;
+  std::optional<InstanceLock> socket_lock_;  // unix sockets only
   bool shut_down_ = false;
 };
 

@@ -430,11 +430,18 @@ TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
   }
 }
 
-// Calls grpc.health.v1.Health/Check for the whole server; the raw response.
-absl::StatusOr<std::string> HealthCheck(std::shared_ptr<grpc::Channel> channel) {
+// Calls grpc.health.v1.Health/Check for `service` ("": the whole server);
+// the raw response.
+absl::StatusOr<std::string> HealthCheck(std::shared_ptr<grpc::Channel> channel,
+                                        const std::string& service = "") {
   grpc::GenericStub generic(channel);
-  grpc::Slice empty("");  // HealthCheckRequest{service: ""}: no bytes
-  grpc::ByteBuffer request(&empty, 1);
+  // HealthCheckRequest{service}: field 1, length-delimited; "" is no bytes.
+  std::string encoded;
+  if (!service.empty()) {
+    encoded = std::string("\x0a") + static_cast<char>(service.size()) + service;
+  }
+  grpc::Slice slice(encoded);
+  grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   auto ctx = ContextWithDeadline();
   std::mutex mu;
@@ -465,6 +472,15 @@ const std::string kServing("\x08\x01", 2);
 
 TEST_F(TallydTest, HealthServiceReportsServing) {
   absl::StatusOr<std::string> health = HealthCheck(agent_->NewChannel());
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, kServing);
+}
+
+// Outside-client finding: health answered only for "", and NOT_FOUND for the
+// API's own service name, which probes configured by service ask for.
+TEST_F(TallydTest, HealthServiceAnswersForTheApiByName) {
+  absl::StatusOr<std::string> health =
+      HealthCheck(agent_->NewChannel(), "tally.v1.Agent");
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, kServing);
 }

@@ -178,7 +178,7 @@ TEST_F(DaemonTest, ShutdownSendsFinalUpdatesThenEndsStreamsAndDetaches) {
   ASSERT_TRUE(reader->Read(&u));
   ASSERT_TRUE(reader->Read(&u));  // both snapshots
 
-  std::thread shutdown([&] { daemon_->Shutdown(); });
+  std::thread shutdown([&] { EXPECT_OK(daemon_->Shutdown()); });
   std::map<std::string, v1::WatchCountsResponse> finals;
   while (reader->Read(&u)) finals[u.probe()] = u;
   EXPECT_TRUE(reader->Finish().ok());
