@@ -63,14 +63,17 @@ grpc::ServerUnaryReactor* AgentService::StartProbe(
   if (!config.ok()) return FinishNow(context, config.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   response->set_node(identity_.node);
-  manager_->Start(*std::move(config),
-                  [reactor, response](absl::StatusOr<StartResult> result) {
-                    if (result.ok()) {
-                      ToProto(result->info, response->mutable_probe());
-                      response->set_created(result->created);
-                    }
-                    reactor->Finish(ToGrpcStatus(result.status()));
-                  });
+  manager_->Start(
+      *std::move(config),
+      [reactor, response](absl::StatusOr<StartResult> result) {
+        if (result.ok()) {
+          ToProto(result->info, response->mutable_probe());
+          response->set_created(result->created);
+        }
+        reactor->Finish(ToGrpcStatus(result.status()));
+      },
+      // The call stays open until Finish, so its context is valid here.
+      [context] { return !context->IsCancelled(); });
   return reactor;
 }
 
@@ -96,9 +99,9 @@ grpc::ServerUnaryReactor* AgentService::ListProbes(
     v1::ListProbesResponse* response) {
   // Map reads only (no load or unload): quick enough for a reaction.
   response->set_node(identity_.node);
-  for (const ProbeInfo& info : manager_->List()) {
-    ToProto(info, response->add_probes());
-  }
+  absl::StatusOr<std::vector<ProbeInfo>> probes = manager_->List();
+  if (!probes.ok()) return FinishNow(context, probes.status());
+  for (const ProbeInfo& info : *probes) ToProto(info, response->add_probes());
   return FinishNow(context, absl::OkStatus());
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/group_by.h"
+#include "common/status_macros.h"
 #include "glog/logging.h"
 
 namespace tally {
@@ -21,6 +22,12 @@ std::string DescribeSpec(const std::string& hook, const CounterOptions& o) {
   if (o.tgid != 0) absl::StrAppend(&out, " pid ", o.tgid);
   if (o.cgroup_id != 0) absl::StrAppend(&out, " cgroup ", o.cgroup_id);
   return out;
+}
+
+absl::Status CallerGaveUp(const std::string& name) {
+  return absl::CancelledError(absl::StrCat(
+      "the caller gave up (deadline or cancel) before probe '", name,
+      "' was started; nothing was left running"));
 }
 
 }  // namespace
@@ -64,9 +71,11 @@ bool ProbeManager::Post(std::function<void()> task) {
   return true;
 }
 
-void ProbeManager::Start(ProbeConfig config, StartDone done) {
-  auto task = [this, config = std::move(config), done]() {
-    done(DoStart(config));
+void ProbeManager::Start(ProbeConfig config, StartDone done,
+                         StillWanted still_wanted) {
+  auto task = [this, config = std::move(config), done,
+               still_wanted = std::move(still_wanted)]() {
+    done(DoStart(config, still_wanted));
   };
   if (!Post(std::move(task))) {
     done(absl::ResourceExhaustedError(
@@ -77,6 +86,14 @@ void ProbeManager::Start(ProbeConfig config, StartDone done) {
 
 void ProbeManager::Stop(std::string name, StopDone done) {
   auto task = [this, name = std::move(name), done]() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutting_down_) {
+        done(absl::UnavailableError(
+            "the agent is shutting down and stops every probe itself"));
+        return;
+      }
+    }
     done(DoStop(name, ProbeState::kStopped));
   };
   if (!Post(std::move(task))) {
@@ -125,14 +142,21 @@ ProbeInfo ProbeManager::Describe(const Entry& entry, ProbeState state) {
   return info;
 }
 
-ProbeInfo ProbeManager::InfoOf(const Entry& entry) const {
+absl::StatusOr<ProbeInfo> ProbeManager::InfoOf(const Entry& entry) const {
   ProbeInfo info = Describe(entry, ProbeState::kRunning);
   absl::StatusOr<CounterSnapshot> snap = entry.probe->counter->Read(0);
-  if (snap.ok()) info.total = snap->total;
+  if (!snap.ok()) {
+    return absl::InternalError(absl::StrCat("reading probe '",
+                                            entry.probe->name, "' failed: ",
+                                            snap.status().message()));
+  }
+  info.total = snap->total;
   return info;
 }
 
-absl::StatusOr<StartResult> ProbeManager::DoStart(const ProbeConfig& config) {
+absl::StatusOr<StartResult> ProbeManager::DoStart(
+    const ProbeConfig& config, const StillWanted& still_wanted) {
+  auto gave_up = [&] { return still_wanted && !still_wanted(); };
   const std::string hook = config.hook.ToSpec();
   const absl::Time now = clock_->Now();
   const absl::Time expires_at = config.ttl > absl::ZeroDuration()
@@ -157,7 +181,8 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(const ProbeConfig& config) {
       // Idempotent start: the same probe, its TTL renewed.
       it->second.ttl = config.ttl;
       it->second.expires_at = expires_at;
-      return StartResult{InfoOf(it->second), false};
+      ASSIGN_OR_RETURN(ProbeInfo info, InfoOf(it->second));
+      return StartResult{std::move(info), false};
     }
     if (probes_.size() >= limits_.max_probes) {
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -167,9 +192,12 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(const ProbeConfig& config) {
     id = next_id_++;
   }
 
+  if (gave_up()) return CallerGaveUp(config.name);
   // The slow part runs unlocked: List() and the sampler carry on meanwhile.
   absl::StatusOr<OpenedCounter> opened = opener_(config.hook, config.options);
   if (!opened.ok()) return opened.status();
+  // Nobody would learn of a probe kept now: it would run with no owner.
+  if (gave_up()) return CallerGaveUp(config.name);
 
   auto probe = std::make_shared<ActiveProbe>();
   probe->id = id;
@@ -186,7 +214,9 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(const ProbeConfig& config) {
             << entry.probe->attached.ToSpec() << ")";
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = probes_.emplace(config.name, std::move(entry));
-  return StartResult{InfoOf(it->second), true};
+  absl::StatusOr<ProbeInfo> info = InfoOf(it->second);
+  if (!info.ok()) return info.status();  // still running: List() shows it
+  return StartResult{*std::move(info), true};
 }
 
 absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
@@ -236,7 +266,7 @@ void ProbeManager::StopExpired() {
   }
 }
 
-std::vector<ProbeInfo> ProbeManager::List() const {
+absl::StatusOr<std::vector<ProbeInfo>> ProbeManager::List() const {
   std::vector<Entry> entries;
   {
     absl::MutexLock lock(&mu_);
@@ -244,7 +274,10 @@ std::vector<ProbeInfo> ProbeManager::List() const {
   }
   std::vector<ProbeInfo> out;
   out.reserve(entries.size());
-  for (const Entry& entry : entries) out.push_back(InfoOf(entry));
+  for (const Entry& entry : entries) {
+    ASSIGN_OR_RETURN(ProbeInfo info, InfoOf(entry));
+    out.push_back(std::move(info));
+  }
   return out;
 }
 

@@ -95,13 +95,22 @@ class ProbeManager : public ProbeSource {
   // Called once, before any probe starts.
   void SetListener(ProbeListener* listener);
 
+  // Whether the caller still waits for the answer; asked before the probe
+  // is loaded and again before it is kept.
+  using StillWanted = std::function<bool()>;
+
   // Asynchronous; `done` runs on the worker thread. Same name and spec:
   // the running probe, TTL renewed. Same name, other spec: ALREADY_EXISTS.
-  void Start(ProbeConfig config, StartDone done) ABSL_LOCKS_EXCLUDED(mu_);
-  // NOT_FOUND for an unknown name.
+  // CANCELLED, with nothing left attached, when `still_wanted` says the
+  // caller gave up (a deadline or a cancel) before the probe was kept.
+  void Start(ProbeConfig config, StartDone done,
+             StillWanted still_wanted = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
+  // NOT_FOUND for an unknown name; UNAVAILABLE once shutting down.
   void Stop(std::string name, StopDone done) ABSL_LOCKS_EXCLUDED(mu_);
 
-  std::vector<ProbeInfo> List() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The running probes with their totals; an error when a counter cannot be
+  // read (never a partial answer).
+  absl::StatusOr<std::vector<ProbeInfo>> List() const ABSL_LOCKS_EXCLUDED(mu_);
   bool Exists(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::shared_ptr<const ActiveProbe>> ActiveProbes() const override
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -120,7 +129,8 @@ class ProbeManager : public ProbeSource {
   // Queues `task` for the worker; false when the queue is full.
   bool Post(std::function<void()> task) ABSL_LOCKS_EXCLUDED(mu_);
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<StartResult> DoStart(const ProbeConfig& config)
+  absl::StatusOr<StartResult> DoStart(const ProbeConfig& config,
+                                      const StillWanted& still_wanted)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<ProbeInfo> DoStop(const std::string& name, ProbeState state)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -128,7 +138,7 @@ class ProbeManager : public ProbeSource {
   // The entry as the API describes it, without reading its counter.
   static ProbeInfo Describe(const Entry& entry, ProbeState state);
   // Describe() of a running probe, with its current total.
-  ProbeInfo InfoOf(const Entry& entry) const;
+  absl::StatusOr<ProbeInfo> InfoOf(const Entry& entry) const;
 
   const CounterOpener opener_;
   const AgentLimits limits_;

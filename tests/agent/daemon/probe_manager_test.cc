@@ -85,13 +85,17 @@ class ProbeManagerTest : public ::testing::Test {
     manager_->SetListener(&listener_);
   }
 
-  absl::StatusOr<StartResult> Start(ProbeConfig config) {
+  absl::StatusOr<StartResult> Start(
+      ProbeConfig config, ProbeManager::StillWanted still_wanted = nullptr) {
     absl::StatusOr<StartResult> out = absl::UnknownError("not run");
     absl::Notification done;
-    manager_->Start(std::move(config), [&](absl::StatusOr<StartResult> r) {
-      out = std::move(r);
-      done.Notify();
-    });
+    manager_->Start(
+        std::move(config),
+        [&](absl::StatusOr<StartResult> r) {
+          out = std::move(r);
+          done.Notify();
+        },
+        std::move(still_wanted));
     done.WaitForNotification();
     return out;
   }
@@ -127,7 +131,7 @@ TEST_F(ProbeManagerTest, SameNameAndSpecIsIdempotent) {
   EXPECT_EQ(again->info.probe->id, first->info.probe->id);
   EXPECT_EQ(again->info.total, 7u);
   EXPECT_EQ(opener_.opens(), 1);
-  EXPECT_EQ(manager_->List().size(), 1u);
+  EXPECT_EQ(manager_->List()->size(), 1u);
 }
 
 TEST_F(ProbeManagerTest, SameNameOtherSpecIsAlreadyExists) {
@@ -160,7 +164,7 @@ TEST_F(ProbeManagerTest, OpenerErrorsReachTheCallerAndLeaveNoProbe) {
   EXPECT_THAT(Start(Config("k", "kprobe:do_nothing")),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("no kprobes here")));
-  EXPECT_TRUE(manager_->List().empty());
+  EXPECT_TRUE(manager_->List()->empty());
   EXPECT_FALSE(manager_->Exists("k"));
 }
 
@@ -235,10 +239,56 @@ TEST_F(ProbeManagerTest, ShutdownStopsEveryProbeThenRefusesStarts) {
     EXPECT_EQ(e.state, ProbeState::kStopped);
     EXPECT_TRUE(e.detached_before_final_read) << e.name;
   }
-  EXPECT_TRUE(manager_->List().empty());
+  EXPECT_TRUE(manager_->List()->empty());
   EXPECT_THAT(
       Start(Config("c", "rawtracepoint:c")),
       StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+}
+
+// Outside-client finding: a StartProbe whose caller gave up (a 1 ms
+// deadline) still created the probe, which then ran with nobody to stop it.
+TEST_F(ProbeManagerTest, CallerThatGaveUpBeforeTheLoadGetsNothingStarted) {
+  EXPECT_THAT(Start(Config("p", "rawtracepoint:x"), [] { return false; }),
+              StatusIs(absl::StatusCode::kCancelled,
+                       HasSubstr("nothing was left running")));
+  EXPECT_EQ(opener_.opens(), 0);
+  EXPECT_FALSE(manager_->Exists("p"));
+}
+
+TEST_F(ProbeManagerTest, CallerThatGaveUpDuringTheLoadGetsItRolledBack) {
+  int asked = 0;
+  // Still wanted before the load, gone by the time it finished.
+  EXPECT_THAT(Start(Config("p", "rawtracepoint:x"), [&] { return ++asked == 1; }),
+              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+  EXPECT_EQ(opener_.opens(), 1);
+  EXPECT_FALSE(manager_->Exists("p"));
+  std::shared_ptr<testing::FakeCounterState> c =
+      opener_.Latest("rawtracepoint:x");
+  absl::MutexLock lock(&c->mu);
+  EXPECT_TRUE(c->destroyed);
+}
+
+TEST_F(ProbeManagerTest, StopDuringShutdownIsUnavailable) {
+  ASSERT_OK(Start(Config("a", "rawtracepoint:a")));
+  manager_->Shutdown();
+  EXPECT_THAT(Stop("a"), StatusIs(absl::StatusCode::kUnavailable,
+                                  HasSubstr("shutting down")));
+}
+
+// A counter that cannot be read is an error, never a listing that silently
+// shows it at 0.
+TEST_F(ProbeManagerTest, ReadErrorsAreErrorsNotZeroes) {
+  ASSERT_OK(Start(Config("p", "rawtracepoint:x")));
+  std::shared_ptr<testing::FakeCounterState> c =
+      opener_.Latest("rawtracepoint:x");
+  {
+    absl::MutexLock lock(&c->mu);
+    c->read_error = absl::InternalError("map lookup: EFAULT");
+  }
+  EXPECT_THAT(manager_->List(), StatusIs(absl::StatusCode::kInternal,
+                                         HasSubstr("reading probe 'p' failed")));
+  EXPECT_THAT(Start(Config("p", "rawtracepoint:x")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("EFAULT")));
 }
 
 }  // namespace
