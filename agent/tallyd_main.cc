@@ -42,6 +42,10 @@ ABSL_FLAG(std::string, health_listen, "",
           "also serve only grpc.health.v1 here, in plaintext (HOST:PORT), for "
           "Kubernetes' native gRPC probes, which cannot present a client "
           "certificate; the Agent API never listens here");
+ABSL_FLAG(std::string, host_proc, "/proc",
+          "the host's /proc, for pids in requests, which are the host's: "
+          "/proc unless tallyd runs in its own PID namespace (a pod without "
+          "hostPID), where the DaemonSet mounts the host's at /host/proc");
 ABSL_FLAG(std::string, ready_file, "",
           "once serving, write the listening address here (for scripts and "
           "tests that bind port 0)");
@@ -145,6 +149,7 @@ int Run() {
   config.limits = limits;
   config.listen = listen;
   config.health_listen = absl::GetFlag(FLAGS_health_listen);
+  config.host_proc = absl::GetFlag(FLAGS_host_proc);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
       Daemon::Start(std::move(config), &features,

@@ -23,12 +23,14 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
 AgentService::AgentService(AgentIdentity identity,
                            const KernelFeatures* features,
                            const AgentLimits& limits, ProbeManager* manager,
-                           Sampler* sampler, Clock* clock)
+                           Sampler* sampler,
+                           const HostPids* host_pids, Clock* clock)
     : identity_(std::move(identity)),
       features_(features),
       limits_(limits),
       manager_(manager),
       sampler_(sampler),
+      host_pids_(host_pids),
       clock_(clock) {}
 
 grpc::ServerUnaryReactor* AgentService::GetInfo(
@@ -59,7 +61,7 @@ grpc::ServerUnaryReactor* AgentService::StartProbe(
     grpc::CallbackServerContext* context, const v1::StartProbeRequest* request,
     v1::StartProbeResponse* response) {
   absl::StatusOr<ProbeConfig> config =
-      ValidateStartRequest(*request, limits_, identity_.node);
+      ValidateStartRequest(*request, limits_, identity_.node, *host_pids_);
   if (!config.ok()) return FinishNow(context, config.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   response->set_node(identity_.node);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "agent/daemon/host_pids.h"
 #include "agent/daemon/limits.h"
 #include "agent/daemon/probe_manager.h"
 #include "agent/daemon/sampler.h"
@@ -29,7 +30,7 @@ class AgentService final : public v1::Agent::CallbackService {
   // All pointers must outlive the service.
   AgentService(AgentIdentity identity, const KernelFeatures* features,
                const AgentLimits& limits, ProbeManager* manager,
-               Sampler* sampler, Clock* clock);
+               Sampler* sampler, const HostPids* host_pids, Clock* clock);
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
                                     const v1::GetInfoRequest* request,
@@ -55,6 +56,7 @@ class AgentService final : public v1::Agent::CallbackService {
   const AgentLimits limits_;
   ProbeManager* const manager_;
   Sampler* const sampler_;
+  const HostPids* const host_pids_;
   Clock* const clock_;
 };
 

@@ -34,10 +34,11 @@ std::string BoundAddress(const std::string& requested, int port) {
 Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
                CounterOpener opener, Clock* clock)
     : config_(std::move(config)),
+      host_pids_(config_.host_proc),
       manager_(std::move(opener), config_.limits, clock),
       sampler_(&manager_, config_.limits, clock),
       service_(config_.identity, features, config_.limits, &manager_,
-               &sampler_, clock) {
+               &sampler_, &host_pids_, clock) {
   manager_.SetListener(&sampler_);
 }
 

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/daemon/agent_service.h"
+#include "agent/daemon/host_pids.h"
 #include "agent/daemon/instance_lock.h"
 #include "agent/daemon/limits.h"
 #include "agent/daemon/probe_manager.h"
@@ -30,6 +31,8 @@ struct DaemonConfig {
   ListenConfig listen;
   // Plaintext, health-only listener (HOST:PORT); empty: none.
   std::string health_listen;
+  // A procfs of the host's PID namespace, for checking requested pids.
+  std::string host_proc = "/proc";
   // How long streams get to drain their final updates on shutdown.
   absl::Duration shutdown_grace = absl::Seconds(3);
 };
@@ -68,6 +71,7 @@ class Daemon {
          CounterOpener opener, Clock* clock);
 
   const DaemonConfig config_;
+  const HostPids host_pids_;
   ProbeManager manager_;
   Sampler sampler_;
   AgentService service_;

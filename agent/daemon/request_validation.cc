@@ -1,7 +1,5 @@
 #include "agent/daemon/request_validation.h"
 
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/api_convert.h"
 #include "common/probe_name.h"
@@ -17,7 +15,7 @@ constexpr absl::Duration kMaxTtl = absl::Hours(24 * 365);
 
 absl::StatusOr<ProbeConfig> ValidateStartRequest(
     const v1::StartProbeRequest& request, const AgentLimits& limits,
-    const std::string& node) {
+    const std::string& node, const HostPids& host_pids) {
   if (request.hook().empty()) {
     return absl::InvalidArgumentError(
         "hook is empty; give one such as syscall:execve or "
@@ -37,10 +35,7 @@ absl::StatusOr<ProbeConfig> ValidateStartRequest(
   config.options.max_keys =
       request.max_keys() != 0 ? request.max_keys() : limits.default_keys;
   if (request.pid() != 0) {
-    if (access(absl::StrCat("/proc/", request.pid()).c_str(), F_OK) != 0) {
-      return absl::NotFoundError(absl::StrCat(
-          "no process with pid ", request.pid(), " on node ", node));
-    }
+    RETURN_IF_ERROR(host_pids.Check(request.pid(), node));
     config.options.tgid = request.pid();
   }
   config.options.cgroup_id = request.cgroup_id();

@@ -17,6 +17,7 @@
 #include "agent/probe/tracefs.h"
 #include "bpf/counter.h"
 #include "bpf/counter.skel.h"
+#include "common/pid_namespace.h"
 #include "common/status_macros.h"
 
 namespace tally {
@@ -143,8 +144,13 @@ absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
 
 absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
                                  const CounterOptions& options) {
-  // With a tgid filter only that process needs a uprobe's breakpoint.
-  pid_t pid = options.tgid != 0 ? static_cast<pid_t>(options.tgid) : -1;
+  // With a tgid filter only that process needs a uprobe's breakpoint. The
+  // kernel reads that pid in this process's PID namespace while the filter
+  // holds a host pid: outside the host's namespace, attach for every process
+  // and let the filter (which sees host pids) choose.
+  pid_t pid = options.tgid != 0 && InInitialPidNamespace()
+                  ? static_cast<pid_t>(options.tgid)
+                  : -1;
   bpf_link* link = AttachProgram(prog, point, pid);
   if (link == nullptr) return AttachError(point, errno);
   return OwnedLink(link);
