@@ -38,7 +38,10 @@ Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
       manager_(std::move(opener), config_.limits, clock),
       sampler_(&manager_, config_.limits, clock),
       service_(config_.identity, features, config_.limits, &manager_,
-               &sampler_, &host_pids_, clock) {
+               &sampler_, &host_pids_, clock),
+      reflection_v1_({kServiceName, "grpc.health.v1.Health",
+                      "grpc.reflection.v1.ServerReflection",
+                      "grpc.reflection.v1alpha.ServerReflection"}) {
   manager_.SetListener(&sampler_);
 }
 
@@ -62,6 +65,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   // would bind too and take half the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&d->service_);
+  builder.RegisterService(&d->reflection_v1_);
 
   int port = 0;
   mode_t old_umask = 0;

@@ -17,6 +17,7 @@
 #include "agent/daemon/instance_lock.h"
 #include "agent/daemon/limits.h"
 #include "agent/daemon/probe_manager.h"
+#include "agent/daemon/reflection_v1.h"
 #include "agent/daemon/sampler.h"
 #include "agent/daemon/server_credentials.h"
 #include "agent/probe/counter.h"
@@ -75,6 +76,7 @@ class Daemon {
   ProbeManager manager_;
   Sampler sampler_;
   AgentService service_;
+  ReflectionV1Service reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;
   std::string address_;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,7 +16,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "gmock/gmock.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/agent/daemon/fake_counter.h"
 #include "tests/testing/agent_process.h"
@@ -266,6 +269,49 @@ TEST_F(DaemonTest, InvalidDurationsAreInvalidArgument) {
   grpc::Status s = reader->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("interval is not a valid Duration"));
+}
+
+// Outside-client finding: only reflection v1alpha was served; clients that
+// ask for v1 (current grpcurl) found nothing.
+TEST_F(DaemonTest, ServesReflectionV1) {
+  auto stub = grpc::reflection::v1::ServerReflection::NewStub(
+      grpc::CreateChannel(daemon_->address(),
+                          grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1::ServerReflectionRequest req;
+  grpc::reflection::v1::ServerReflectionResponse resp;
+
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> services;
+  for (const auto& s : resp.list_services_response().service()) {
+    services.insert(s.name());
+  }
+  EXPECT_TRUE(services.count("tally.v1.Agent"));
+  EXPECT_TRUE(services.count("grpc.reflection.v1.ServerReflection"));
+
+  req.set_file_containing_symbol("tally.v1.Agent");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> files;
+  for (const std::string& bytes :
+       resp.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    files.insert(file.name());
+  }
+  EXPECT_TRUE(files.count("tally/v1/agent.proto"));
+  EXPECT_TRUE(files.count("google/protobuf/duration.proto"));
+
+  req.set_file_containing_symbol("tally.v1.NoSuchThing");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.error_response().error_code(), grpc::StatusCode::NOT_FOUND);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 }  // namespace
