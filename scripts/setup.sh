@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms
-  clang llvm libbpf-dev bpftool
+  clang llvm libclang-rt-14-dev libbpf-dev bpftool
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tests and demo

@@ -33,6 +33,7 @@ using ::tally::testing::CallGetppid;
 using ::tally::testing::GetppidProbe;
 
 using ::tally::testing::AgentProcess;
+using ::tally::testing::HeldBpfIds;
 using ::tally::testing::ContextWithDeadline;
 using ::testing::HasSubstr;
 
@@ -353,22 +354,6 @@ TEST_F(TallydTest, ProbeAndWatcherLimitsAreResourceExhausted) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), HasSubstr("watchers"));
   for (auto& c : contexts) c->TryCancel();
-}
-
-// BPF object ids the agent holds, from its fd table.
-std::set<uint32_t> HeldBpfIds(pid_t pid, const char* field) {
-  std::set<uint32_t> ids;
-  std::string dir = absl::StrCat("/proc/", pid, "/fdinfo");
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(entry.path());
-    std::string line;
-    while (std::getline(in, line)) {
-      if (absl::StartsWith(line, field)) {
-        ids.insert(static_cast<uint32_t>(std::stoul(line.substr(strlen(field)))));
-      }
-    }
-  }
-  return ids;
 }
 
 TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
