@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/agent_process.h"
 #include "tests/testing/bpf_test_env.h"
+#include "tests/testing/sanitizers.h"
 
 namespace tally {
 namespace {
@@ -25,19 +26,6 @@ namespace {
 using ::tally::testing::AgentProcess;
 using ::tally::testing::ContextWithDeadline;
 using ::testing::HasSubstr;
-
-// ASan keeps freed memory in quarantine: RSS bounds hold only without it
-// (scripts/test.sh runs these tests in both builds).
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TALLY_UNDER_ASAN 1
-#endif
-#endif
-#ifdef TALLY_UNDER_ASAN
-constexpr bool kMeasureRss = false;
-#else
-constexpr bool kMeasureRss = true;
-#endif
 
 // Resident memory of `pid`, in KiB.
 int64_t RssKib(pid_t pid) {
@@ -88,7 +76,7 @@ TEST_F(TallydBadInputTest, UnknownBtfTargetsDoNotLeak) {
     ASSERT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
   }
   const int64_t after = RssKib(agent_->pid());
-  if (kMeasureRss) {
+  if (testing::kAssertMemoryBounds) {
     EXPECT_LT(after - before, 16 * 1024)
         << "RSS went from " << before << " KiB to " << after << " KiB";
   }
@@ -221,7 +209,7 @@ TEST_F(TallydBadInputTest, ThousandsOfBadRequestsCostNothing) {
   const int64_t after = RssKib(agent_->pid());
   std::cout << "RSS after warm-up " << before << " KiB, after " << kRounds
             << " rounds " << after << " KiB\n";
-  if (kMeasureRss) {
+  if (testing::kAssertMemoryBounds) {
     EXPECT_LT(after - before, 4 * 1024)
         << "RSS went from " << before << " KiB to " << after << " KiB";
   }
