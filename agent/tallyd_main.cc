@@ -21,7 +21,7 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/version.h"
 #include "agent/probe/feature_probe.h"
-#include "agent/probe/kernel_counter_opener.h"
+#include "agent/probe/kernel_probe_store.h"
 #include "agent/probe/libbpf_logging.h"
 #include "common/clock.h"
 #include "glog/logging.h"
@@ -144,6 +144,7 @@ int Run() {
     }
   }
 
+  KernelProbeStore store(&features);
   DaemonConfig config;
   config.identity = identity;
   config.limits = limits;
@@ -152,8 +153,7 @@ int Run() {
   config.host_proc = absl::GetFlag(FLAGS_host_proc);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
-      Daemon::Start(std::move(config), &features,
-                    KernelCounterOpener(&features), Clock::Real());
+      Daemon::Start(std::move(config), &features, &store, Clock::Real());
   if (!daemon.ok()) {
     std::fprintf(stderr, "tallyd: %s\n",
                  std::string(daemon.status().message()).c_str());

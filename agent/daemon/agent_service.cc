@@ -33,6 +33,16 @@ AgentService::AgentService(AgentIdentity identity,
       host_pids_(host_pids),
       clock_(clock) {}
 
+void AgentService::SetPinDir(std::string pin_dir) {
+  absl::MutexLock lock(&mu_);
+  pin_dir_ = std::move(pin_dir);
+}
+
+void AgentService::SetWarnings(std::vector<std::string> warnings) {
+  absl::MutexLock lock(&mu_);
+  warnings_ = std::move(warnings);
+}
+
 grpc::ServerUnaryReactor* AgentService::GetInfo(
     grpc::CallbackServerContext* context, const v1::GetInfoRequest* /*request*/,
     v1::GetInfoResponse* response) {
@@ -53,6 +63,11 @@ grpc::ServerUnaryReactor* AgentService::GetInfo(
   limits->set_max_top_n(limits_.max_top_n);
   ToProto(limits_.min_interval, limits->mutable_min_interval());
   response->set_epoch(identity_.epoch);
+  {
+    absl::MutexLock lock(&mu_);
+    response->set_pin_dir(pin_dir_);
+    for (const std::string& w : warnings_) response->add_warnings(w);
+  }
   ToProto(identity_.start_time, response->mutable_start_time());
   return FinishNow(context, absl::OkStatus());
 }

@@ -7,7 +7,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/daemon/host_pids.h"
 #include "agent/daemon/limits.h"
@@ -31,6 +34,11 @@ class AgentService final : public v1::Agent::CallbackService {
   AgentService(AgentIdentity identity, const KernelFeatures* features,
                const AgentLimits& limits, ProbeManager* manager,
                Sampler* sampler, const HostPids* host_pids, Clock* clock);
+
+  // Reported by GetInfo: where probes are pinned, and what start-up found
+  // that needs a person.
+  void SetPinDir(std::string pin_dir) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetWarnings(std::vector<std::string> warnings) ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
                                     const v1::GetInfoRequest* request,
@@ -58,6 +66,10 @@ class AgentService final : public v1::Agent::CallbackService {
   Sampler* const sampler_;
   const HostPids* const host_pids_;
   Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  std::string pin_dir_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> warnings_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tally

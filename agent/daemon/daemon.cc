@@ -32,10 +32,10 @@ std::string BoundAddress(const std::string& requested, int port) {
 }  // namespace
 
 Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
-               CounterOpener opener, Clock* clock)
+               ProbeStore* store, Clock* clock)
     : config_(std::move(config)),
       host_pids_(config_.host_proc),
-      manager_(std::move(opener), config_.limits, clock),
+      manager_(store, config_.limits, clock),
       sampler_(&manager_, config_.limits, clock),
       service_(config_.identity, features, config_.limits, &manager_,
                &sampler_, &host_pids_, clock),
@@ -46,13 +46,17 @@ Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
 }
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
-    DaemonConfig config, const KernelFeatures* features, CounterOpener opener,
+    DaemonConfig config, const KernelFeatures* features, ProbeStore* store,
     Clock* clock) {
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                    MakeServerCredentials(config.listen));
   std::unique_ptr<Daemon> d(
-      new Daemon(std::move(config), features, std::move(opener), clock));
+      new Daemon(std::move(config), features, store, clock));
   const ListenConfig& listen = d->config_.listen;
+
+  // Before serving: a client must never see the probes missing.
+  d->service_.SetPinDir(d->config_.pin_dir);
+  d->service_.SetWarnings(d->manager_.Adopt());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

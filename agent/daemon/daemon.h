@@ -32,6 +32,8 @@ struct DaemonConfig {
   ListenConfig listen;
   // Plaintext, health-only listener (HOST:PORT); empty: none.
   std::string health_listen;
+  // Where the store pins probes (reported in GetInfo); empty: not durable.
+  std::string pin_dir;
   // A procfs of the host's PID namespace, for checking requested pids.
   std::string host_proc = "/proc";
   // How long streams get to drain their final updates on shutdown.
@@ -40,12 +42,13 @@ struct DaemonConfig {
 
 class Daemon {
  public:
-  // Serves until Shutdown(). `features` and `clock` must outlive the daemon.
+  // Re-adopts what an earlier agent left in `store`, then serves until
+  // Shutdown(). `features`, `store` and `clock` must outlive the daemon.
   // INVALID_ARGUMENT / NOT_FOUND for unusable listen settings,
   // FAILED_PRECONDITION when another agent serves the socket path,
   // UNAVAILABLE when an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(
-      DaemonConfig config, const KernelFeatures* features, CounterOpener opener,
+      DaemonConfig config, const KernelFeatures* features, ProbeStore* store,
       Clock* clock);
 
   // Shuts down if Shutdown() was not called.
@@ -69,7 +72,7 @@ class Daemon {
 
  private:
   Daemon(DaemonConfig config, const KernelFeatures* features,
-         CounterOpener opener, Clock* clock);
+         ProbeStore* store, Clock* clock);
 
   const DaemonConfig config_;
   const HostPids host_pids_;

@@ -57,6 +57,7 @@ void PendingUpdates::PopInto(const std::string& node, const std::string& epoch,
   out->set_mechanism(u.mechanism);
   out->set_state(ToProto(u.state));
   out->set_probe_id(u.probe_id);
+  for (const UncountedWindow& w : u.uncounted) ToProto(w, out->add_uncounted());
   if (u.state == ProbeState::kRunning) {
     sent_[u.probe] = {u.probe_id, u.counts.total};
   } else {

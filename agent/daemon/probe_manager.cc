@@ -1,7 +1,9 @@
 #include "agent/daemon/probe_manager.h"
 
 #include <malloc.h>
+#include <sys/random.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +14,10 @@
 
 namespace tally {
 namespace {
+
+// How often a durable store hears that the agent is alive: the precision of
+// an uncounted window's start when the agent is killed.
+constexpr absl::Duration kAliveInterval = absl::Seconds(1);
 
 std::string DescribeSpec(const std::string& hook, const CounterOptions& o) {
   std::string out = hook;
@@ -30,6 +36,22 @@ absl::Status CallerGaveUp(const std::string& name) {
       "' was started; nothing was left running"));
 }
 
+std::shared_ptr<ActiveProbe> ActiveFrom(const ProbeRecord& r,
+                                        std::unique_ptr<Counter> counter) {
+  auto p = std::make_shared<ActiveProbe>();
+  p->id = r.probe_id;
+  p->name = r.name;
+  p->hook = r.hook;
+  p->options = r.options;
+  p->attached = r.attached;
+  p->note = r.note;
+  p->started_at = r.started_at;
+  p->origin = r.origin;
+  p->uncounted = r.uncounted;
+  p->counter = std::move(counter);
+  return p;
+}
+
 }  // namespace
 
 absl::string_view ProbeStateName(ProbeState state) {
@@ -40,13 +62,26 @@ absl::string_view ProbeStateName(ProbeState state) {
       return "stopped";
     case ProbeState::kExpired:
       return "expired";
+    case ProbeState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
 
-ProbeManager::ProbeManager(CounterOpener opener, const AgentLimits& limits,
+uint64_t NewProbeId() {
+  uint64_t id = 0;
+  while (id == 0) {
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
+      // No entropy yet: the clock is unique enough for one agent.
+      id = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+    }
+  }
+  return id;
+}
+
+ProbeManager::ProbeManager(ProbeStore* store, const AgentLimits& limits,
                            Clock* clock)
-    : opener_(std::move(opener)), limits_(limits), clock_(clock) {
+    : store_(store), limits_(limits), clock_(clock) {
   worker_ = std::thread([this] { Run(); });
 }
 
@@ -57,11 +92,73 @@ ProbeManager::~ProbeManager() {
   }
   worker_.join();
   absl::MutexLock lock(&mu_);
-  probes_.clear();  // detaches whatever Shutdown() did not stop
+  // A durable store's probes keep counting; others detach here.
+  probes_.clear();
 }
 
 void ProbeManager::SetListener(ProbeListener* listener) {
   listener_ = listener;
+}
+
+std::vector<std::string> ProbeManager::Adopt() {
+  Adoption adoption = store_->AdoptAll();
+  const absl::Time now = clock_->Now();
+  std::vector<std::string> expired;
+  std::vector<AdoptedProbe> reopen;
+  {
+    absl::MutexLock lock(&mu_);
+    for (AdoptedProbe& a : adoption.probes) {
+      if (a.must_reopen) {
+        reopen.push_back(std::move(a));
+        continue;
+      }
+      const std::string name = a.record.name;
+      Entry entry;
+      entry.ttl = a.record.ttl;
+      entry.expires_at = a.record.expires_at;
+      if (!a.problem.ok() || a.counter == nullptr) {
+        entry.error = std::string(a.problem.message());
+        LOG(WARNING) << "probe " << name << " could not be re-adopted: "
+                     << entry.error;
+      } else {
+        LOG(INFO) << "re-adopted probe " << name << ": " << a.continuity;
+      }
+      auto probe = ActiveFrom(a.record, std::move(a.counter));
+      probe->readopted = true;
+      probe->continuity = a.continuity;
+      entry.probe = std::move(probe);
+      if (entry.error.empty() && entry.expires_at <= now) expired.push_back(name);
+      probes_[name] = std::move(entry);
+    }
+  }
+  // Its TTL passed while no agent ran: it ends now, as it would have.
+  for (const std::string& name : expired) {
+    (void)DoStop(name, ProbeState::kExpired);
+  }
+  // Maps another agent version wrote cannot be read: start it afresh, a
+  // new incarnation, and say so.
+  for (AdoptedProbe& a : reopen) {
+    ProbeConfig config;
+    config.name = a.record.name;
+    absl::StatusOr<HookSpec> hook = ParseHookSpec(a.record.hook);
+    if (!hook.ok()) {
+      adoption.warnings.push_back(absl::StrCat(
+          "probe ", a.record.name, ": cannot restart it: ", hook.status().message()));
+      (void)store_->Remove(a.record.name);
+      continue;
+    }
+    config.hook = *hook;
+    config.options = a.record.options;
+    config.ttl = a.record.ttl;
+    absl::StatusOr<StartResult> restarted = DoStart(config, nullptr);
+    adoption.warnings.push_back(absl::StrCat(
+        "probe ", a.record.name, ": ", a.continuity,
+        restarted.ok() ? "; restarted as a new incarnation"
+                       : absl::StrCat("; restarting it failed: ",
+                                      restarted.status().message())));
+  }
+  for (const std::string& w : adoption.warnings) LOG(WARNING) << w;
+  return adoption.warnings;
 }
 
 bool ProbeManager::Post(std::function<void()> task) {
@@ -90,7 +187,7 @@ void ProbeManager::Stop(std::string name, StopDone done) {
       absl::MutexLock lock(&mu_);
       if (shutting_down_) {
         done(absl::UnavailableError(
-            "the agent is shutting down and stops every probe itself"));
+            "the agent is shutting down; stop the probe once it is back"));
         return;
       }
     }
@@ -106,21 +203,26 @@ void ProbeManager::Stop(std::string name, StopDone done) {
 void ProbeManager::Run() {
   mu_.Lock();
   while (true) {
-    absl::Time next_expiry = absl::InfiniteFuture();
+    absl::Time wake = absl::InfiniteFuture();
     for (const auto& [name, entry] : probes_) {
-      next_expiry = std::min(next_expiry, entry.expires_at);
+      if (entry.error.empty()) wake = std::min(wake, entry.expires_at);
     }
+    if (store_->durable()) wake = std::min(wake, next_alive_);
     auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return stop_worker_ || !queue_.empty();
     };
-    clock_->AwaitWithDeadline(&mu_, absl::Condition(&ready), next_expiry);
+    clock_->AwaitWithDeadline(&mu_, absl::Condition(&ready), wake);
     if (stop_worker_ && queue_.empty()) break;
     std::function<void()> task;
     if (!queue_.empty()) {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
+    const absl::Time now = clock_->Now();
+    const bool mark_alive = store_->durable() && now >= next_alive_;
+    if (mark_alive) next_alive_ = now + kAliveInterval;
     mu_.Unlock();
+    if (mark_alive) store_->MarkAlive(now);
     if (task) {
       task();
       // Loads may parse the full kernel BTF (tp_btf, fentry): megabytes
@@ -133,17 +235,36 @@ void ProbeManager::Run() {
   mu_.Unlock();
 }
 
+ProbeRecord ProbeManager::RecordOf(const Entry& entry) {
+  const ActiveProbe& p = *entry.probe;
+  ProbeRecord r;
+  r.name = p.name;
+  r.hook = p.hook;
+  r.options = p.options;
+  r.attached = p.attached;
+  r.note = p.note;
+  r.probe_id = p.id;
+  r.started_at = p.started_at;
+  r.ttl = entry.ttl;
+  r.expires_at = entry.expires_at;
+  r.origin = p.origin;
+  r.uncounted = p.uncounted;
+  return r;
+}
+
 ProbeInfo ProbeManager::Describe(const Entry& entry, ProbeState state) {
   ProbeInfo info;
   info.probe = entry.probe;
   info.ttl = entry.ttl;
   info.expires_at = entry.expires_at;
-  info.state = state;
+  info.state = entry.error.empty() ? state : ProbeState::kFailed;
+  info.error = entry.error;
   return info;
 }
 
 absl::StatusOr<ProbeInfo> ProbeManager::InfoOf(const Entry& entry) const {
   ProbeInfo info = Describe(entry, ProbeState::kRunning);
+  if (!entry.error.empty()) return info;
   absl::StatusOr<CounterSnapshot> snap = entry.probe->counter->Read(0);
   if (!snap.ok()) {
     return absl::InternalError(absl::StrCat("reading probe '",
@@ -162,7 +283,6 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
   const absl::Time expires_at = config.ttl > absl::ZeroDuration()
                                     ? now + config.ttl
                                     : absl::InfiniteFuture();
-  uint64_t id;
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) {
@@ -171,6 +291,11 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
     auto it = probes_.find(config.name);
     if (it != probes_.end()) {
       const ActiveProbe& running = *it->second.probe;
+      if (!it->second.error.empty()) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "probe '", config.name, "' could not be re-adopted (",
+            it->second.error, "); stop it first to remove it"));
+      }
       if (running.hook != hook || !(running.options == config.options)) {
         return absl::AlreadyExistsError(
             absl::StrCat("probe '", config.name, "' already runs ",
@@ -181,6 +306,10 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
       // Idempotent start: the same probe, its TTL renewed.
       it->second.ttl = config.ttl;
       it->second.expires_at = expires_at;
+      if (absl::Status s = store_->Update(RecordOf(it->second)); !s.ok()) {
+        LOG(WARNING) << "keeping probe " << config.name
+                     << "'s renewed TTL failed: " << s;
+      }
       ASSIGN_OR_RETURN(ProbeInfo info, InfoOf(it->second));
       return StartResult{std::move(info), false};
     }
@@ -189,27 +318,29 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
           "the agent already runs ", probes_.size(), " probes (its limit is ",
           limits_.max_probes, "); stop one first"));
     }
-    id = next_id_++;
   }
 
   if (gave_up()) return CallerGaveUp(config.name);
+  ProbeRecord record;
+  record.name = config.name;
+  record.hook = hook;
+  record.options = config.options;
+  record.probe_id = NewProbeId();
+  record.started_at = now;
+  record.ttl = config.ttl;
+  record.expires_at = expires_at;
   // The slow part runs unlocked: List() and the sampler carry on meanwhile.
-  absl::StatusOr<OpenedCounter> opened = opener_(config.hook, config.options);
+  absl::StatusOr<OpenedCounter> opened = store_->Open(config.hook, &record);
   if (!opened.ok()) return opened.status();
   // Nobody would learn of a probe kept now: it would run with no owner.
-  if (gave_up()) return CallerGaveUp(config.name);
+  if (gave_up()) {
+    opened->counter->Detach();
+    (void)store_->Remove(config.name);
+    return CallerGaveUp(config.name);
+  }
 
-  auto probe = std::make_shared<ActiveProbe>();
-  probe->id = id;
-  probe->name = config.name;
-  probe->hook = hook;
-  probe->options = config.options;
-  probe->attached = opened->attached;
-  probe->note = opened->note;
-  probe->started_at = clock_->Now();
-  probe->counter = std::move(opened->counter);
-
-  Entry entry{std::move(probe), config.ttl, expires_at};
+  Entry entry{ActiveFrom(record, std::move(opened->counter)), config.ttl,
+              expires_at, ""};
   LOG(INFO) << "started probe " << config.name << " (" << hook << " via "
             << entry.probe->attached.ToSpec() << ")";
   absl::MutexLock lock(&mu_);
@@ -233,22 +364,27 @@ absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
     probes_.erase(it);
   }
   ProbeInfo info = Describe(entry, state);
-  // Detach here, on the worker (the serialization point), before the final
-  // read: nothing counts after it, so no later read can exceed it.
-  entry.probe->counter->Detach();
-  absl::StatusOr<CounterSnapshot> final_counts =
-      entry.probe->counter->Read(limits_.max_top_n);
-  if (final_counts.ok()) {
-    info.total = final_counts->total;
-    if (listener_ != nullptr) {
-      listener_->OnProbeEnded(*entry.probe, *final_counts, state);
+  if (entry.probe->counter != nullptr) {
+    // Detach here, on the worker (the serialization point), before the
+    // final read: nothing counts after it, so no later read can exceed it.
+    entry.probe->counter->Detach();
+    absl::StatusOr<CounterSnapshot> final_counts =
+        entry.probe->counter->Read(limits_.max_top_n);
+    if (final_counts.ok()) {
+      info.total = final_counts->total;
+      if (listener_ != nullptr) {
+        listener_->OnProbeEnded(*entry.probe, *final_counts, state);
+      }
+    } else {
+      LOG(WARNING) << "final read of probe " << name
+                   << " failed: " << final_counts.status();
     }
-  } else {
-    LOG(WARNING) << "final read of probe " << name
-                 << " failed: " << final_counts.status();
   }
-  LOG(INFO) << "probe " << name << " " << ProbeStateName(state) << " at total "
-            << info.total;
+  if (absl::Status s = store_->Remove(name); !s.ok()) {
+    LOG(WARNING) << "removing probe " << name << " from the store: " << s;
+  }
+  LOG(INFO) << "probe " << name << " " << ProbeStateName(state)
+            << " at total " << info.total;
   return info;
 }
 
@@ -258,7 +394,9 @@ void ProbeManager::StopExpired() {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
     for (const auto& [name, entry] : probes_) {
-      if (entry.expires_at <= now) expired.push_back(name);
+      if (entry.error.empty() && entry.expires_at <= now) {
+        expired.push_back(name);
+      }
     }
   }
   for (const std::string& name : expired) {
@@ -291,7 +429,9 @@ std::vector<std::shared_ptr<const ActiveProbe>> ProbeManager::ActiveProbes()
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<const ActiveProbe>> out;
   out.reserve(probes_.size());
-  for (const auto& [name, entry] : probes_) out.push_back(entry.probe);
+  for (const auto& [name, entry] : probes_) {
+    if (entry.probe->counter != nullptr) out.push_back(entry.probe);
+  }
   return out;
 }
 
@@ -308,8 +448,15 @@ void ProbeManager::Shutdown() {
         absl::MutexLock lock(&mu_);
         for (const auto& [name, entry] : probes_) names.push_back(name);
       }
-      for (const std::string& name : names) {
-        (void)DoStop(name, ProbeState::kStopped);
+      if (store_->durable()) {
+        // They go on counting for the next agent; this one lets go.
+        store_->MarkAlive(clock_->Now());
+        absl::MutexLock lock(&mu_);
+        probes_.clear();
+      } else {
+        for (const std::string& name : names) {
+          (void)DoStop(name, ProbeState::kStopped);
+        }
       }
       done.Notify();
     });

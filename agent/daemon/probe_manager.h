@@ -1,7 +1,8 @@
 // Owns the agent's probes. The one serialization point for load and unload:
 // StartProbe and StopProbe run on a single worker thread (BPF load and
 // verification can take milliseconds or more), never on a gRPC thread. The
-// worker also stops probes whose TTL has passed.
+// worker also stops probes whose TTL has passed and tells a durable store
+// the agent is alive. At start-up it re-adopts what an earlier agent left.
 #ifndef TALLY_AGENT_DAEMON_PROBE_MANAGER_H_
 #define TALLY_AGENT_DAEMON_PROBE_MANAGER_H_
 
@@ -26,7 +27,7 @@
 
 namespace tally {
 
-enum class ProbeState { kRunning, kStopped, kExpired };
+enum class ProbeState { kRunning, kStopped, kExpired, kFailed };
 
 struct ProbeConfig {
   std::string name;
@@ -35,18 +36,24 @@ struct ProbeConfig {
   absl::Duration ttl = absl::ZeroDuration();  // zero: no TTL
 };
 
-// A running probe. Immutable once created (but for Detach, which only the
-// worker calls); shared with the sampler, which reads the counter without
-// the manager's lock.
+// A probe as this agent holds it. Immutable once created (but for Detach,
+// which only the worker calls); shared with the sampler, which reads the
+// counter without the manager's lock.
 struct ActiveProbe {
-  uint64_t id = 0;  // unique per incarnation
+  uint64_t id = 0;  // the incarnation, kept when re-adopted after a restart
   std::string name;
   std::string hook;  // canonical requested spec
   CounterOptions options;
   AttachPoint attached;
   std::string note;
   absl::Time started_at;
-  // Read() and Detach() may overlap: reads use only the maps' fds.
+  std::string origin;  // empty: started over the API
+  // Re-adopted from an earlier agent, and how its counts continued.
+  bool readopted = false;
+  std::string continuity;
+  std::vector<UncountedWindow> uncounted;
+  // Read() and Detach() may overlap: reads use only the maps' fds. Null for
+  // a probe that could not be re-adopted (state kFailed).
   std::unique_ptr<Counter> counter;
 };
 
@@ -56,6 +63,7 @@ struct ProbeInfo {
   absl::Duration ttl;
   absl::Time expires_at;  // InfiniteFuture without a TTL
   ProbeState state = ProbeState::kRunning;
+  std::string error;  // why, for kFailed
   uint64_t total = 0;
 };
 
@@ -86,18 +94,24 @@ class ProbeManager : public ProbeSource {
  public:
   using StartDone = std::function<void(absl::StatusOr<StartResult>)>;
   using StopDone = std::function<void(absl::StatusOr<ProbeInfo>)>;
+  // Whether the caller still waits for the answer; asked before the probe
+  // is loaded and again before it is kept.
+  using StillWanted = std::function<bool()>;
 
-  // `clock` must outlive the manager.
-  ProbeManager(CounterOpener opener, const AgentLimits& limits, Clock* clock);
-  // Stops the worker and detaches every remaining probe.
+  // `store` and `clock` must outlive the manager.
+  ProbeManager(ProbeStore* store, const AgentLimits& limits, Clock* clock);
+  // Stops the worker. Probes a durable store keeps go on counting; others
+  // are detached.
   ~ProbeManager() override;
 
   // Called once, before any probe starts.
   void SetListener(ProbeListener* listener);
 
-  // Whether the caller still waits for the answer; asked before the probe
-  // is loaded and again before it is kept.
-  using StillWanted = std::function<bool()>;
+  // Re-adopts what an earlier agent left in the store (once, before
+  // serving): same names, incarnations and counts. Expired TTLs are stopped;
+  // probes whose maps another layout wrote start afresh. Returns what the
+  // store reported that is not a probe, for GetInfo.
+  std::vector<std::string> Adopt() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Asynchronous; `done` runs on the worker thread. Same name and spec:
   // the running probe, TTL renewed. Same name, other spec: ALREADY_EXISTS.
@@ -108,15 +122,16 @@ class ProbeManager : public ProbeSource {
   // NOT_FOUND for an unknown name; UNAVAILABLE once shutting down.
   void Stop(std::string name, StopDone done) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The running probes with their totals; an error when a counter cannot be
-  // read (never a partial answer).
+  // Every probe with its total, failed ones too; an error when a counter
+  // cannot be read (never a partial answer).
   absl::StatusOr<std::vector<ProbeInfo>> List() const ABSL_LOCKS_EXCLUDED(mu_);
   bool Exists(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::shared_ptr<const ActiveProbe>> ActiveProbes() const override
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Refuses further starts (UNAVAILABLE), stops every probe with a final
-  // update, and returns when they are detached.
+  // Refuses further starts and stops (UNAVAILABLE). Probes a durable store
+  // keeps are left counting for the next agent; others stop with a final
+  // update and are detached when this returns.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -124,6 +139,8 @@ class ProbeManager : public ProbeSource {
     std::shared_ptr<const ActiveProbe> probe;
     absl::Duration ttl;
     absl::Time expires_at;
+    // Set for a probe that could not be re-adopted: listed, not counting.
+    std::string error;
   };
 
   // Queues `task` for the worker; false when the queue is full.
@@ -135,12 +152,14 @@ class ProbeManager : public ProbeSource {
   absl::StatusOr<ProbeInfo> DoStop(const std::string& name, ProbeState state)
       ABSL_LOCKS_EXCLUDED(mu_);
   void StopExpired() ABSL_LOCKS_EXCLUDED(mu_);
+  // What the store keeps for `entry`.
+  static ProbeRecord RecordOf(const Entry& entry);
   // The entry as the API describes it, without reading its counter.
   static ProbeInfo Describe(const Entry& entry, ProbeState state);
-  // Describe() of a running probe, with its current total.
+  // Describe() with its current total (running) or error (failed).
   absl::StatusOr<ProbeInfo> InfoOf(const Entry& entry) const;
 
-  const CounterOpener opener_;
+  ProbeStore* const store_;
   const AgentLimits limits_;
   Clock* const clock_;
   ProbeListener* listener_ = nullptr;
@@ -148,14 +167,18 @@ class ProbeManager : public ProbeSource {
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> probes_ ABSL_GUARDED_BY(mu_);
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_worker_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time next_alive_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   std::thread worker_;
 };
 
 absl::string_view ProbeStateName(ProbeState state);
+
+// A new incarnation id: random and non-zero, so it stays unique across
+// agent restarts (the epoch changes; a re-adopted probe keeps its id).
+uint64_t NewProbeId();
 
 }  // namespace tally
 

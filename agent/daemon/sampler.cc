@@ -22,6 +22,7 @@ CountUpdate UpdateOf(const ActiveProbe& probe, CounterSnapshot counts,
   update.probe = probe.name;
   update.probe_id = probe.id;
   update.started_at = probe.started_at;
+  update.uncounted = probe.uncounted;
   update.time = now;
   update.counts = std::move(counts);
   update.mechanism = std::string(AttachKindName(probe.attached.kind));

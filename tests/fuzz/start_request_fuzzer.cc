@@ -15,6 +15,21 @@
 
 namespace {
 
+class NoStore : public tally::ProbeStore {
+ public:
+  absl::StatusOr<tally::OpenedCounter> Open(const tally::HookSpec&,
+                                            tally::ProbeRecord*) override {
+    return absl::InternalError("not in a fuzz run");
+  }
+  absl::Status Update(const tally::ProbeRecord&) override {
+    return absl::OkStatus();
+  }
+  absl::Status Remove(const std::string&) override { return absl::OkStatus(); }
+  tally::Adoption AdoptAll() override { return {}; }
+  void MarkAlive(absl::Time) override {}
+  bool durable() const override { return false; }
+};
+
 bool Promised(absl::StatusCode code) {
   return code == absl::StatusCode::kInvalidArgument ||
          code == absl::StatusCode::kNotFound ||
@@ -26,13 +41,10 @@ bool Promised(absl::StatusCode code) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const tally::AgentLimits limits;
   static const tally::HostPids host_pids("/proc");
-  // A manager with no probes and an opener never called: validation only.
-  static tally::ProbeManager* manager = new tally::ProbeManager(
-      [](const tally::HookSpec&, const tally::CounterOptions&)
-          -> absl::StatusOr<tally::OpenedCounter> {
-        return absl::InternalError("not in a fuzz run");
-      },
-      limits, tally::Clock::Real());
+  // A manager with no probes whose store is never asked: validation only.
+  static NoStore store;
+  static tally::ProbeManager* manager =
+      new tally::ProbeManager(&store, limits, tally::Clock::Real());
 
   // The first byte picks the message; the rest is its wire encoding.
   if (size == 0) return 0;

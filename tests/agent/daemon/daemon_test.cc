@@ -31,7 +31,7 @@ namespace {
 using ::tally::testing::ContextWithDeadline;
 using ::tally::testing::FakeClock;
 using ::tally::testing::FakeCounterState;
-using ::tally::testing::FakeOpener;
+using ::tally::testing::FakeStore;
 using ::testing::HasSubstr;
 
 KernelFeatures AllKinds() {
@@ -50,7 +50,7 @@ class DaemonTest : public ::testing::Test {
     config.listen.address = absl::StrCat("unix:", dir_, "/tallyd.sock");
     config.shutdown_grace = absl::Seconds(5);
     absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(config, &features_, opener_.AsOpener(), &clock_);
+        Daemon::Start(config, &features_, &store_, &clock_);
     ASSERT_OK(d.status());
     daemon_ = *std::move(d);
     stub_ = v1::Agent::NewStub(grpc::CreateChannel(
@@ -73,7 +73,7 @@ class DaemonTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  FakeOpener opener_;
+  FakeStore store_;
   KernelFeatures features_ = AllKinds();
   std::string dir_;
   std::unique_ptr<Daemon> daemon_;
@@ -94,7 +94,7 @@ TEST_F(DaemonTest, StartIsIdempotentAndListed) {
   ASSERT_TRUE(stub_->ListProbes(ContextWithDeadline().get(), {}, &list).ok());
   ASSERT_EQ(list.probes_size(), 1);
   EXPECT_EQ(list.probes(0).name(), "execs");
-  EXPECT_EQ(opener_.opens(), 1);
+  EXPECT_EQ(store_.opens(), 1);
 }
 
 TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
@@ -103,7 +103,7 @@ TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Start("bad name", "rt:x").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  opener_.FailWith("kprobe:missing_fn",
+  store_.FailWith("kprobe:missing_fn",
                    absl::NotFoundError("kernel function missing_fn"));
   grpc::Status missing = Start("k", "kprobe:missing_fn");
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -139,7 +139,7 @@ TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
 
 TEST_F(DaemonTest, WatchGetsSnapshotTicksAndTheFinalUpdateOnStop) {
   ASSERT_TRUE(Start("p", "rt:x").ok());
-  std::shared_ptr<FakeCounterState> c = opener_.Latest("rawtracepoint:x");
+  std::shared_ptr<FakeCounterState> c = store_.Latest("rawtracepoint:x");
   c->Add(5);
   grpc::ClientContext ctx;
   v1::WatchCountsRequest req;
@@ -174,7 +174,7 @@ TEST_F(DaemonTest, WatchGetsSnapshotTicksAndTheFinalUpdateOnStop) {
 TEST_F(DaemonTest, ShutdownSendsFinalUpdatesThenEndsStreamsAndDetaches) {
   ASSERT_TRUE(Start("a", "rt:a").ok());
   ASSERT_TRUE(Start("b", "rt:b").ok());
-  opener_.Latest("rawtracepoint:a")->Add(4);
+  store_.Latest("rawtracepoint:a")->Add(4);
   grpc::ClientContext ctx;
   auto reader = stub_->WatchCounts(&ctx, v1::WatchCountsRequest());
   v1::WatchCountsResponse u;
@@ -192,7 +192,7 @@ TEST_F(DaemonTest, ShutdownSendsFinalUpdatesThenEndsStreamsAndDetaches) {
   EXPECT_EQ(finals["a"].total(), 4u);
   EXPECT_EQ(finals["b"].state(), v1::PROBE_STATE_STOPPED);
   for (const char* hook : {"rawtracepoint:a", "rawtracepoint:b"}) {
-    std::shared_ptr<FakeCounterState> c = opener_.Latest(hook);
+    std::shared_ptr<FakeCounterState> c = store_.Latest(hook);
     absl::MutexLock lock(&c->mu);
     EXPECT_TRUE(c->destroyed) << hook;
   }
@@ -216,7 +216,7 @@ TEST_F(DaemonTest, RestartedProbeOpensWithItsWholeTotalAsDelta) {
   ASSERT_EQ(u.state(), v1::PROBE_STATE_STOPPED);
   clock_.Advance(absl::Seconds(1));  // the restart happens later
   ASSERT_TRUE(Start("p", "rt:x").ok());
-  opener_.Latest("rawtracepoint:x")->Add(50);
+  store_.Latest("rawtracepoint:x")->Add(50);
   clock_.Advance(absl::Seconds(1));
   ASSERT_TRUE(reader->Read(&u));
   EXPECT_TRUE(u.snapshot());

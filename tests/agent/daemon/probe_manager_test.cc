@@ -15,7 +15,7 @@ namespace tally {
 namespace {
 
 using ::tally::testing::FakeClock;
-using ::tally::testing::FakeOpener;
+using ::tally::testing::FakeStore;
 using ::tally::testing::IsOk;
 using ::tally::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -30,11 +30,11 @@ struct Ended {
 
 class RecordingListener : public ProbeListener {
  public:
-  explicit RecordingListener(FakeOpener* opener) : opener_(opener) {}
+  explicit RecordingListener(FakeStore* opener) : store_(opener) {}
 
   void OnProbeEnded(const ActiveProbe& probe, const CounterSnapshot& counts,
                     ProbeState state) override {
-    std::shared_ptr<testing::FakeCounterState> c = opener_->Latest(probe.hook);
+    std::shared_ptr<testing::FakeCounterState> c = store_->Latest(probe.hook);
     bool detached = false;
     if (c != nullptr) {
       absl::MutexLock lock(&c->mu);
@@ -60,7 +60,7 @@ class RecordingListener : public ProbeListener {
   }
 
  private:
-  FakeOpener* opener_;
+  FakeStore* store_;
   absl::Mutex mu_;
   std::vector<Ended> ended_ ABSL_GUARDED_BY(mu_);
 };
@@ -76,12 +76,12 @@ ProbeConfig Config(const std::string& name, const std::string& hook,
 
 class ProbeManagerTest : public ::testing::Test {
  protected:
-  ProbeManagerTest() : listener_(&opener_) { Rebuild(AgentLimits()); }
+  ProbeManagerTest() : listener_(&store_) { Rebuild(AgentLimits()); }
 
   void Rebuild(const AgentLimits& limits) {
     manager_.reset();
     manager_ =
-        std::make_unique<ProbeManager>(opener_.AsOpener(), limits, &clock_);
+        std::make_unique<ProbeManager>(&store_, limits, &clock_);
     manager_->SetListener(&listener_);
   }
 
@@ -112,7 +112,7 @@ class ProbeManagerTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  FakeOpener opener_;
+  FakeStore store_;
   RecordingListener listener_;
   std::unique_ptr<ProbeManager> manager_;
 };
@@ -122,7 +122,7 @@ TEST_F(ProbeManagerTest, SameNameAndSpecIsIdempotent) {
       Start(Config("execs", "tracepoint:sched:sched_process_exec"));
   ASSERT_OK(first);
   EXPECT_TRUE(first->created);
-  opener_.Latest("tracepoint:sched:sched_process_exec")->Add(7);
+  store_.Latest("tracepoint:sched:sched_process_exec")->Add(7);
 
   absl::StatusOr<StartResult> again =
       Start(Config("execs", "t:sched:sched_process_exec"));
@@ -130,7 +130,7 @@ TEST_F(ProbeManagerTest, SameNameAndSpecIsIdempotent) {
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->info.probe->id, first->info.probe->id);
   EXPECT_EQ(again->info.total, 7u);
-  EXPECT_EQ(opener_.opens(), 1);
+  EXPECT_EQ(store_.opens(), 1);
   EXPECT_EQ(manager_->List()->size(), 1u);
 }
 
@@ -159,7 +159,7 @@ TEST_F(ProbeManagerTest, ProbeLimitIsResourceExhausted) {
 }
 
 TEST_F(ProbeManagerTest, OpenerErrorsReachTheCallerAndLeaveNoProbe) {
-  opener_.FailWith("kprobe:do_nothing",
+  store_.FailWith("kprobe:do_nothing",
                    absl::FailedPreconditionError("no kprobes here"));
   EXPECT_THAT(Start(Config("k", "kprobe:do_nothing")),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -170,7 +170,7 @@ TEST_F(ProbeManagerTest, OpenerErrorsReachTheCallerAndLeaveNoProbe) {
 
 TEST_F(ProbeManagerTest, StopDetachesThenReportsFinalCounts) {
   ASSERT_OK(Start(Config("p", "rawtracepoint:sched_switch")));
-  opener_.Latest("rawtracepoint:sched_switch")->Add(42);
+  store_.Latest("rawtracepoint:sched_switch")->Add(42);
   absl::StatusOr<ProbeInfo> stopped = Stop("p");
   ASSERT_OK(stopped);
   EXPECT_EQ(stopped->total, 42u);
@@ -232,7 +232,7 @@ TEST_F(ProbeManagerTest, IdempotentStartRenewsTheTtl) {
 TEST_F(ProbeManagerTest, ShutdownStopsEveryProbeThenRefusesStarts) {
   ASSERT_OK(Start(Config("a", "rawtracepoint:a")));
   ASSERT_OK(Start(Config("b", "rawtracepoint:b")));
-  opener_.Latest("rawtracepoint:a")->Add(3);
+  store_.Latest("rawtracepoint:a")->Add(3);
   manager_->Shutdown();
   std::vector<Ended> ended = listener_.WaitFor(2);
   for (const Ended& e : ended) {
@@ -251,7 +251,7 @@ TEST_F(ProbeManagerTest, CallerThatGaveUpBeforeTheLoadGetsNothingStarted) {
   EXPECT_THAT(Start(Config("p", "rawtracepoint:x"), [] { return false; }),
               StatusIs(absl::StatusCode::kCancelled,
                        HasSubstr("nothing was left running")));
-  EXPECT_EQ(opener_.opens(), 0);
+  EXPECT_EQ(store_.opens(), 0);
   EXPECT_FALSE(manager_->Exists("p"));
 }
 
@@ -260,10 +260,10 @@ TEST_F(ProbeManagerTest, CallerThatGaveUpDuringTheLoadGetsItRolledBack) {
   // Still wanted before the load, gone by the time it finished.
   EXPECT_THAT(Start(Config("p", "rawtracepoint:x"), [&] { return ++asked == 1; }),
               StatusIs(absl::StatusCode::kCancelled, ::testing::_));
-  EXPECT_EQ(opener_.opens(), 1);
+  EXPECT_EQ(store_.opens(), 1);
   EXPECT_FALSE(manager_->Exists("p"));
   std::shared_ptr<testing::FakeCounterState> c =
-      opener_.Latest("rawtracepoint:x");
+      store_.Latest("rawtracepoint:x");
   absl::MutexLock lock(&c->mu);
   EXPECT_TRUE(c->destroyed);
 }
@@ -280,7 +280,7 @@ TEST_F(ProbeManagerTest, StopDuringShutdownIsUnavailable) {
 TEST_F(ProbeManagerTest, ReadErrorsAreErrorsNotZeroes) {
   ASSERT_OK(Start(Config("p", "rawtracepoint:x")));
   std::shared_ptr<testing::FakeCounterState> c =
-      opener_.Latest("rawtracepoint:x");
+      store_.Latest("rawtracepoint:x");
   {
     absl::MutexLock lock(&c->mu);
     c->read_error = absl::InternalError("map lookup: EFAULT");
