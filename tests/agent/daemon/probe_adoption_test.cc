@@ -161,6 +161,10 @@ TEST_F(ProbeAdoptionTest, TtlKeepsItsOriginalExpiryAcrossARestart) {
   auto ended = log_->WaitFor(1);
   EXPECT_EQ(ended[0].first, "short");
   EXPECT_EQ(ended[0].second, ProbeState::kExpired);
+  // The worker removes it from the store after telling the listener: a
+  // round trip through the worker waits for that.
+  EXPECT_THAT(Stop("absent"), testing::StatusIs(absl::StatusCode::kNotFound,
+                                                ::testing::_));
   EXPECT_FALSE(store_.Kept("short"));
 }
 
