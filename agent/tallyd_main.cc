@@ -42,6 +42,10 @@ ABSL_FLAG(std::string, health_listen, "",
           "also serve only grpc.health.v1 here, in plaintext (HOST:PORT), for "
           "Kubernetes' native gRPC probes, which cannot present a client "
           "certificate; the Agent API never listens here");
+ABSL_FLAG(std::string, probes_file, "",
+          "a YAML file of probes this agent runs (a ConfigMap in Kubernetes): "
+          "reconciled at start and whenever it changes; a bad file is "
+          "reported and the last good set keeps running");
 ABSL_FLAG(std::string, host_proc, "/proc",
           "the host's /proc, for pids in requests, which are the host's: "
           "/proc unless tallyd runs in its own PID namespace (a pod without "
@@ -151,6 +155,7 @@ int Run() {
   config.listen = listen;
   config.health_listen = absl::GetFlag(FLAGS_health_listen);
   config.host_proc = absl::GetFlag(FLAGS_host_proc);
+  config.probes_file = absl::GetFlag(FLAGS_probes_file);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
       Daemon::Start(std::move(config), &features, &store, Clock::Real());

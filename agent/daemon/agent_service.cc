@@ -23,8 +23,8 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
 AgentService::AgentService(AgentIdentity identity,
                            const KernelFeatures* features,
                            const AgentLimits& limits, ProbeManager* manager,
-                           Sampler* sampler,
-                           const HostPids* host_pids, Clock* clock)
+                           Sampler* sampler, const HostPids* host_pids,
+                           Clock* clock)
     : identity_(std::move(identity)),
       features_(features),
       limits_(limits),
@@ -41,6 +41,11 @@ void AgentService::SetPinDir(std::string pin_dir) {
 void AgentService::SetWarnings(std::vector<std::string> warnings) {
   absl::MutexLock lock(&mu_);
   warnings_ = std::move(warnings);
+}
+
+void AgentService::SetDeclaredProbes(const DeclaredProbes* declared) {
+  absl::MutexLock lock(&mu_);
+  declared_ = declared;
 }
 
 grpc::ServerUnaryReactor* AgentService::GetInfo(
@@ -67,6 +72,8 @@ grpc::ServerUnaryReactor* AgentService::GetInfo(
     absl::MutexLock lock(&mu_);
     response->set_pin_dir(pin_dir_);
     for (const std::string& w : warnings_) response->add_warnings(w);
+    if (declared_ != nullptr)
+      declared_->FillStatus(response->mutable_probes_file());
   }
   ToProto(identity_.start_time, response->mutable_start_time());
   return FinishNow(context, absl::OkStatus());

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/daemon/declared_probes.h"
 #include "agent/daemon/host_pids.h"
 #include "agent/daemon/limits.h"
 #include "agent/daemon/probe_manager.h"
@@ -39,6 +40,10 @@ class AgentService final : public v1::Agent::CallbackService {
   // that needs a person.
   void SetPinDir(std::string pin_dir) ABSL_LOCKS_EXCLUDED(mu_);
   void SetWarnings(std::vector<std::string> warnings) ABSL_LOCKS_EXCLUDED(mu_);
+  // With --probes_file: its status. Must outlive its use (the daemon clears
+  // it before destroying it).
+  void SetDeclaredProbes(const DeclaredProbes* declared)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
                                     const v1::GetInfoRequest* request,
@@ -70,6 +75,7 @@ class AgentService final : public v1::Agent::CallbackService {
   mutable absl::Mutex mu_;
   std::string pin_dir_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> warnings_ ABSL_GUARDED_BY(mu_);
+  const DeclaredProbes* declared_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace tally

@@ -37,8 +37,8 @@ Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
       host_pids_(config_.host_proc),
       manager_(store, config_.limits, clock),
       sampler_(&manager_, config_.limits, clock),
-      service_(config_.identity, features, config_.limits, &manager_,
-               &sampler_, &host_pids_, clock),
+      service_(config_.identity, features, config_.limits, &manager_, &sampler_,
+               &host_pids_, clock),
       reflection_v1_({kServiceName, "grpc.health.v1.Health",
                       "grpc.reflection.v1.ServerReflection",
                       "grpc.reflection.v1alpha.ServerReflection"}) {
@@ -57,6 +57,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   // Before serving: a client must never see the probes missing.
   d->service_.SetPinDir(d->config_.pin_dir);
   d->service_.SetWarnings(d->manager_.Adopt());
+  if (!d->config_.probes_file.empty()) {
+    ASSIGN_OR_RETURN(
+        d->declared_,
+        DeclaredProbes::Start(d->config_.probes_file, &d->manager_,
+                              d->config_.limits, d->config_.identity.node,
+                              &d->host_pids_, clock));
+    d->service_.SetDeclaredProbes(d->declared_.get());
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -141,6 +149,8 @@ absl::Status Daemon::Shutdown() {
     health_server_->GetHealthCheckService()->SetServingStatus(kServiceName,
                                                               false);
   }
+  service_.SetDeclaredProbes(nullptr);
+  declared_.reset();    // no reconcile from here on
   manager_.Shutdown();  // refuse starts; final updates; detach every probe
   sampler_.CloseAll();  // end streams once their final updates are out
   // Readers drain their final updates within the grace period; a stalled one

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/daemon/agent_service.h"
+#include "agent/daemon/declared_probes.h"
 #include "agent/daemon/host_pids.h"
 #include "agent/daemon/instance_lock.h"
 #include "agent/daemon/limits.h"
@@ -34,6 +35,8 @@ struct DaemonConfig {
   std::string health_listen;
   // Where the store pins probes (reported in GetInfo); empty: not durable.
   std::string pin_dir;
+  // The declared probe set to converge to and watch; empty: none.
+  std::string probes_file;
   // A procfs of the host's PID namespace, for checking requested pids.
   std::string host_proc = "/proc";
   // How long streams get to drain their final updates on shutdown.
@@ -71,8 +74,8 @@ class Daemon {
   absl::Status Shutdown();
 
  private:
-  Daemon(DaemonConfig config, const KernelFeatures* features,
-         ProbeStore* store, Clock* clock);
+  Daemon(DaemonConfig config, const KernelFeatures* features, ProbeStore* store,
+         Clock* clock);
 
   const DaemonConfig config_;
   const HostPids host_pids_;
@@ -84,7 +87,8 @@ class Daemon {
   std::unique_ptr<grpc::Server> health_server_;
   std::string address_;
   std::string health_address_;
-  std::optional<InstanceLock> socket_lock_;  // unix sockets only
+  std::optional<InstanceLock> socket_lock_;   // unix sockets only
+  std::unique_ptr<DeclaredProbes> declared_;  // with --probes_file
   bool shut_down_ = false;
 };
 

@@ -35,12 +35,6 @@ absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Start(
     return absl::FailedPreconditionError(
         absl::StrCat("inotify_init1: ", strerror(errno)));
   }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  if (inotify_add_watch(inotify.get(), dir.c_str(), kEvents) < 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot watch ", dir, " for changes to ", path, ": ", strerror(errno)));
-  }
   ScopedFd stop(eventfd(0, EFD_CLOEXEC));
   if (!stop.valid()) {
     return absl::FailedPreconditionError(
@@ -49,6 +43,7 @@ absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Start(
   std::unique_ptr<FileWatcher> w(
       new FileWatcher(std::move(path), std::move(on_change), recheck, settle,
                       std::move(inotify), std::move(stop)));
+  w->watching_ = w->AddWatch();
   w->Check();  // the current contents, before Start returns
   w->thread_ = std::thread([w = w.get()] { w->Run(); });
   return w;
@@ -70,6 +65,12 @@ FileWatcher::~FileWatcher() {
     // The eventfd cannot be full; nothing else can fail here.
   }
   if (thread_.joinable()) thread_.join();
+}
+
+bool FileWatcher::AddWatch() {
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  if (dir.empty()) dir = ".";
+  return inotify_add_watch(inotify_.get(), dir.c_str(), kEvents) >= 0;
 }
 
 void FileWatcher::Check() {
@@ -96,8 +97,10 @@ void FileWatcher::Run() {
       pending = true;  // read once the burst is over
       continue;
     }
-    // A quiet `settle` after events, or the periodic recheck.
+    // A quiet `settle` after events, or the periodic recheck (which also
+    // starts watching a directory that did not exist yet).
     pending = false;
+    if (!watching_) watching_ = AddWatch();
     Check();
   }
 }

@@ -25,8 +25,9 @@ class FileWatcher {
   // Calls `on_change` once with the current contents, then on its own
   // thread each time they differ from the last call's (or the file becomes
   // readable or unreadable). Events come in bursts: it waits `settle` after
-  // the last one before reading. FAILED_PRECONDITION when inotify is
-  // unavailable or the directory cannot be watched.
+  // the last one before reading. A directory that does not exist (yet) is
+  // re-checked every `recheck` until it does. FAILED_PRECONDITION when
+  // inotify is unavailable.
   static absl::StatusOr<std::unique_ptr<FileWatcher>> Start(
       std::string path, OnChange on_change,
       absl::Duration recheck = absl::Seconds(30),
@@ -39,6 +40,8 @@ class FileWatcher {
   FileWatcher(std::string path, OnChange on_change, absl::Duration recheck,
               absl::Duration settle, ScopedFd inotify, ScopedFd stop);
   void Run();
+  // Watches the file's directory; false when it cannot (yet).
+  bool AddWatch();
   // Reads the file and calls on_change_ when it differs from last time.
   void Check();
 
@@ -51,6 +54,7 @@ class FileWatcher {
   std::string last_;
   bool last_ok_ = false;
   bool first_ = true;
+  bool watching_ = false;
   std::thread thread_;
 };
 

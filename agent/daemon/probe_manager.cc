@@ -31,9 +31,9 @@ std::string DescribeSpec(const std::string& hook, const CounterOptions& o) {
 }
 
 absl::Status CallerGaveUp(const std::string& name) {
-  return absl::CancelledError(absl::StrCat(
-      "the caller gave up (deadline or cancel) before probe '", name,
-      "' was started; nothing was left running"));
+  return absl::CancelledError(
+      absl::StrCat("the caller gave up (deadline or cancel) before probe '",
+                   name, "' was started; nothing was left running"));
 }
 
 std::shared_ptr<ActiveProbe> ActiveFrom(const ProbeRecord& r,
@@ -46,7 +46,6 @@ std::shared_ptr<ActiveProbe> ActiveFrom(const ProbeRecord& r,
   p->attached = r.attached;
   p->note = r.note;
   p->started_at = r.started_at;
-  p->origin = r.origin;
   p->uncounted = r.uncounted;
   p->counter = std::move(counter);
   return p;
@@ -64,6 +63,8 @@ absl::string_view ProbeStateName(ProbeState state) {
       return "expired";
     case ProbeState::kFailed:
       return "failed";
+    case ProbeState::kSkipped:
+      return "skipped";
   }
   return "unknown";
 }
@@ -116,10 +117,11 @@ std::vector<std::string> ProbeManager::Adopt() {
       Entry entry;
       entry.ttl = a.record.ttl;
       entry.expires_at = a.record.expires_at;
+      entry.origin = a.record.origin;
       if (!a.problem.ok() || a.counter == nullptr) {
         entry.error = std::string(a.problem.message());
-        LOG(WARNING) << "probe " << name << " could not be re-adopted: "
-                     << entry.error;
+        LOG(WARNING) << "probe " << name
+                     << " could not be re-adopted: " << entry.error;
       } else {
         LOG(INFO) << "re-adopted probe " << name << ": " << a.continuity;
       }
@@ -127,7 +129,8 @@ std::vector<std::string> ProbeManager::Adopt() {
       probe->readopted = true;
       probe->continuity = a.continuity;
       entry.probe = std::move(probe);
-      if (entry.error.empty() && entry.expires_at <= now) expired.push_back(name);
+      if (entry.error.empty() && entry.expires_at <= now)
+        expired.push_back(name);
       probes_[name] = std::move(entry);
     }
   }
@@ -142,8 +145,9 @@ std::vector<std::string> ProbeManager::Adopt() {
     config.name = a.record.name;
     absl::StatusOr<HookSpec> hook = ParseHookSpec(a.record.hook);
     if (!hook.ok()) {
-      adoption.warnings.push_back(absl::StrCat(
-          "probe ", a.record.name, ": cannot restart it: ", hook.status().message()));
+      adoption.warnings.push_back(
+          absl::StrCat("probe ", a.record.name,
+                       ": cannot restart it: ", hook.status().message()));
       (void)store_->Remove(a.record.name);
       continue;
     }
@@ -188,6 +192,14 @@ void ProbeManager::Stop(std::string name, StopDone done) {
       if (shutting_down_) {
         done(absl::UnavailableError(
             "the agent is shutting down; stop the probe once it is back"));
+        return;
+      }
+      auto it = probes_.find(name);
+      if (it != probes_.end() && !it->second.origin.empty() &&
+          it->second.origin == declaring_file_) {
+        done(absl::FailedPreconditionError(absl::StrCat(
+            "probe '", name, "' is declared in ", it->second.origin,
+            "; remove it there and every node stops it")));
         return;
       }
     }
@@ -247,7 +259,7 @@ ProbeRecord ProbeManager::RecordOf(const Entry& entry) {
   r.started_at = p.started_at;
   r.ttl = entry.ttl;
   r.expires_at = entry.expires_at;
-  r.origin = p.origin;
+  r.origin = entry.origin;
   r.uncounted = p.uncounted;
   return r;
 }
@@ -257,8 +269,9 @@ ProbeInfo ProbeManager::Describe(const Entry& entry, ProbeState state) {
   info.probe = entry.probe;
   info.ttl = entry.ttl;
   info.expires_at = entry.expires_at;
-  info.state = entry.error.empty() ? state : ProbeState::kFailed;
+  info.state = entry.error.empty() ? state : entry.not_running;
   info.error = entry.error;
+  info.origin = entry.origin;
   return info;
 }
 
@@ -267,16 +280,17 @@ absl::StatusOr<ProbeInfo> ProbeManager::InfoOf(const Entry& entry) const {
   if (!entry.error.empty()) return info;
   absl::StatusOr<CounterSnapshot> snap = entry.probe->counter->Read(0);
   if (!snap.ok()) {
-    return absl::InternalError(absl::StrCat("reading probe '",
-                                            entry.probe->name, "' failed: ",
-                                            snap.status().message()));
+    return absl::InternalError(
+        absl::StrCat("reading probe '", entry.probe->name,
+                     "' failed: ", snap.status().message()));
   }
   info.total = snap->total;
   return info;
 }
 
 absl::StatusOr<StartResult> ProbeManager::DoStart(
-    const ProbeConfig& config, const StillWanted& still_wanted) {
+    const ProbeConfig& config, const StillWanted& still_wanted,
+    const std::string& origin) {
   auto gave_up = [&] { return still_wanted && !still_wanted(); };
   const std::string hook = config.hook.ToSpec();
   const absl::Time now = clock_->Now();
@@ -291,17 +305,32 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
     auto it = probes_.find(config.name);
     if (it != probes_.end()) {
       const ActiveProbe& running = *it->second.probe;
+      const std::string& declared_in = it->second.origin;
       if (!it->second.error.empty()) {
         return absl::AlreadyExistsError(absl::StrCat(
-            "probe '", config.name, "' could not be re-adopted (",
-            it->second.error, "); stop it first to remove it"));
+            "probe '", config.name, "' is ",
+            declared_in.empty()
+                ? "one that could not be re-adopted"
+                : absl::StrCat("declared in ", declared_in, " and ",
+                               ProbeStateName(it->second.not_running)),
+            " (", it->second.error, "); ",
+            declared_in.empty() ? "stop it first to remove it"
+                                : "choose another name"));
       }
       if (running.hook != hook || !(running.options == config.options)) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("probe '", config.name, "' already runs ",
-                         DescribeSpec(running.hook, running.options),
-                         "; requested ", DescribeSpec(hook, config.options),
-                         ": stop it first or choose another name"));
+        return absl::AlreadyExistsError(absl::StrCat(
+            "probe '", config.name, "' already runs ",
+            DescribeSpec(running.hook, running.options),
+            declared_in.empty() ? ""
+                                : absl::StrCat(" as declared in ", declared_in),
+            "; requested ", DescribeSpec(hook, config.options),
+            declared_in.empty() ? ": stop it first or choose another name"
+                                : ": change it there or choose another name"));
+      }
+      if (!declared_in.empty()) {
+        // The file owns it, TTL included: an identical request changes nothing.
+        ASSIGN_OR_RETURN(ProbeInfo info, InfoOf(it->second));
+        return StartResult{std::move(info), false};
       }
       // Idempotent start: the same probe, its TTL renewed.
       it->second.ttl = config.ttl;
@@ -329,6 +358,7 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
   record.started_at = now;
   record.ttl = config.ttl;
   record.expires_at = expires_at;
+  record.origin = origin;
   // The slow part runs unlocked: List() and the sampler carry on meanwhile.
   absl::StatusOr<OpenedCounter> opened = store_->Open(config.hook, &record);
   if (!opened.ok()) return opened.status();
@@ -339,8 +369,11 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
     return CallerGaveUp(config.name);
   }
 
-  Entry entry{ActiveFrom(record, std::move(opened->counter)), config.ttl,
-              expires_at, ""};
+  Entry entry;
+  entry.probe = ActiveFrom(record, std::move(opened->counter));
+  entry.ttl = config.ttl;
+  entry.expires_at = expires_at;
+  entry.origin = origin;
   LOG(INFO) << "started probe " << config.name << " (" << hook << " via "
             << entry.probe->attached.ToSpec() << ")";
   absl::MutexLock lock(&mu_);
@@ -364,6 +397,7 @@ absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
     probes_.erase(it);
   }
   ProbeInfo info = Describe(entry, state);
+  info.state = state;
   if (entry.probe->counter != nullptr) {
     // Detach here, on the worker (the serialization point), before the
     // final read: nothing counts after it, so no later read can exceed it.
@@ -383,9 +417,123 @@ absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
   if (absl::Status s = store_->Remove(name); !s.ok()) {
     LOG(WARNING) << "removing probe " << name << " from the store: " << s;
   }
-  LOG(INFO) << "probe " << name << " " << ProbeStateName(state)
-            << " at total " << info.total;
+  LOG(INFO) << "probe " << name << " " << ProbeStateName(state) << " at total "
+            << info.total;
   return info;
+}
+
+void ProbeManager::Reconcile(std::string origin,
+                             std::vector<DeclaredConfig> declared,
+                             std::function<void(ReconcileResult)> done) {
+  auto task = [this, origin = std::move(origin), declared = std::move(declared),
+               done]() {
+    ReconcileResult result = DoReconcile(origin, declared);
+    if (done) done(result);
+  };
+  if (!Post(std::move(task))) {
+    LOG(WARNING) << "reconciling " << origin
+                 << " postponed: the worker's queue is full";
+  }
+}
+
+ReconcileResult ProbeManager::DoReconcile(
+    const std::string& origin, const std::vector<DeclaredConfig>& declared) {
+  ReconcileResult result;
+  {
+    absl::MutexLock lock(&mu_);
+    declaring_file_ = origin;
+  }
+  std::map<std::string, const DeclaredConfig*> wanted;
+  for (const DeclaredConfig& d : declared) wanted[d.config.name] = &d;
+
+  // What to stop first: declared no more, changed, or waiting for a retry.
+  std::vector<std::string> stop, forget;
+  std::vector<const DeclaredConfig*> start;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) return result;
+    for (const auto& [name, entry] : probes_) {
+      if (entry.origin == origin && wanted.count(name) == 0) {
+        (entry.error.empty() ? stop : forget).push_back(name);
+      }
+    }
+    for (const DeclaredConfig& d : declared) {
+      auto it = probes_.find(d.config.name);
+      if (it == probes_.end()) {
+        start.push_back(&d);
+        continue;
+      }
+      Entry& entry = it->second;
+      const ActiveProbe& p = *entry.probe;
+      const bool same =
+          p.hook == d.config.hook.ToSpec() && p.options == d.config.options;
+      const bool expired = entry.not_running == ProbeState::kExpired;
+      if (!entry.error.empty() && !(expired && same)) {
+        // Not counting: try it again (it may run now).
+        forget.push_back(d.config.name);
+        start.push_back(&d);
+      } else if (same) {
+        // Untouched: no detach, no count reset. The file owns it now.
+        entry.origin = origin;
+        if (entry.ttl != d.config.ttl) {
+          entry.ttl = d.config.ttl;
+          entry.expires_at = d.config.ttl > absl::ZeroDuration()
+                                 ? p.started_at + d.config.ttl
+                                 : absl::InfiniteFuture();
+        }
+        (void)store_->Update(RecordOf(entry));
+        ++result.unchanged;
+      } else {
+        stop.push_back(d.config.name);
+        start.push_back(&d);
+        ++result.replaced;
+      }
+    }
+    for (const std::string& name : forget) probes_.erase(name);
+  }
+  for (const std::string& name : stop) {
+    (void)DoStop(name, ProbeState::kStopped);
+    if (wanted.count(name) == 0) ++result.stopped;
+  }
+  for (const std::string& name : forget) {
+    if (wanted.count(name) == 0) {
+      (void)store_->Remove(name);
+      ++result.stopped;
+    }
+  }
+  for (const DeclaredConfig* d : start) {
+    absl::StatusOr<StartResult> started = DoStart(d->config, nullptr, origin);
+    if (started.ok()) {
+      if (started->created) ++result.started;
+      continue;
+    }
+    const absl::Status& s = started.status();
+    // The kernel lacks the mechanism, or the target is not there.
+    const bool skip =
+        d->optional && (absl::IsFailedPrecondition(s) || absl::IsNotFound(s));
+    LOG(WARNING) << "declared probe " << d->config.name << " (" << origin << ":"
+                 << d->line << ") " << (skip ? "skipped" : "failed") << ": "
+                 << s.message();
+    skip ? ++result.skipped : ++result.failed;
+    Entry entry;
+    ProbeRecord record;
+    record.name = d->config.name;
+    record.hook = d->config.hook.ToSpec();
+    record.options = d->config.options;
+    entry.probe = ActiveFrom(record, nullptr);
+    entry.ttl = d->config.ttl;
+    entry.expires_at = absl::InfiniteFuture();
+    entry.error = std::string(s.message());
+    entry.not_running = skip ? ProbeState::kSkipped : ProbeState::kFailed;
+    entry.origin = origin;
+    absl::MutexLock lock(&mu_);
+    probes_.emplace(d->config.name, std::move(entry));
+  }
+  LOG(INFO) << "reconciled " << origin << ": " << result.started << " started, "
+            << result.replaced << " replaced, " << result.stopped
+            << " stopped, " << result.unchanged << " unchanged, "
+            << result.skipped << " skipped, " << result.failed << " failed";
+  return result;
 }
 
 void ProbeManager::StopExpired() {
@@ -400,7 +548,21 @@ void ProbeManager::StopExpired() {
     }
   }
   for (const std::string& name : expired) {
-    (void)DoStop(name, ProbeState::kExpired);
+    absl::StatusOr<ProbeInfo> ended = DoStop(name, ProbeState::kExpired);
+    if (!ended.ok() || ended->origin.empty()) continue;
+    // Still declared: it stays listed as expired, so a reconcile of the
+    // same file does not start it again.
+    Entry entry;
+    entry.probe = ended->probe;
+    entry.ttl = ended->ttl;
+    entry.expires_at = ended->expires_at;
+    entry.error =
+        absl::StrCat("its ttl of ", absl::FormatDuration(ended->ttl),
+                     " passed at ", absl::FormatTime(ended->expires_at));
+    entry.not_running = ProbeState::kExpired;
+    entry.origin = ended->origin;
+    absl::MutexLock lock(&mu_);
+    probes_.emplace(name, std::move(entry));
   }
 }
 
@@ -430,7 +592,7 @@ std::vector<std::shared_ptr<const ActiveProbe>> ProbeManager::ActiveProbes()
   std::vector<std::shared_ptr<const ActiveProbe>> out;
   out.reserve(probes_.size());
   for (const auto& [name, entry] : probes_) {
-    if (entry.probe->counter != nullptr) out.push_back(entry.probe);
+    if (entry.error.empty()) out.push_back(entry.probe);
   }
   return out;
 }

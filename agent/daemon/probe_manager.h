@@ -27,13 +27,32 @@
 
 namespace tally {
 
-enum class ProbeState { kRunning, kStopped, kExpired, kFailed };
+enum class ProbeState { kRunning, kStopped, kExpired, kFailed, kSkipped };
 
 struct ProbeConfig {
   std::string name;
   HookSpec hook;
   CounterOptions options;
   absl::Duration ttl = absl::ZeroDuration();  // zero: no TTL
+};
+
+// A probe the probes file declares.
+struct DeclaredConfig {
+  ProbeConfig config;
+  // Skipped, not failed, where the kernel lacks the mechanism or the
+  // target does not exist.
+  bool optional = false;
+  int line = 0;  // where the file declares it
+};
+
+// What one reconcile did.
+struct ReconcileResult {
+  int started = 0;
+  int replaced = 0;  // spec changed: a new incarnation
+  int stopped = 0;   // no longer declared
+  int unchanged = 0;
+  int skipped = 0;
+  int failed = 0;
 };
 
 // A probe as this agent holds it. Immutable once created (but for Detach,
@@ -47,7 +66,6 @@ struct ActiveProbe {
   AttachPoint attached;
   std::string note;
   absl::Time started_at;
-  std::string origin;  // empty: started over the API
   // Re-adopted from an earlier agent, and how its counts continued.
   bool readopted = false;
   std::string continuity;
@@ -63,7 +81,8 @@ struct ProbeInfo {
   absl::Duration ttl;
   absl::Time expires_at;  // InfiniteFuture without a TTL
   ProbeState state = ProbeState::kRunning;
-  std::string error;  // why, for kFailed
+  std::string error;   // why, for kFailed and kSkipped
+  std::string origin;  // the probes file that declares it; empty: the API
   uint64_t total = 0;
 };
 
@@ -119,8 +138,19 @@ class ProbeManager : public ProbeSource {
   // caller gave up (a deadline or a cancel) before the probe was kept.
   void Start(ProbeConfig config, StartDone done,
              StillWanted still_wanted = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
-  // NOT_FOUND for an unknown name; UNAVAILABLE once shutting down.
+  // NOT_FOUND for an unknown name; UNAVAILABLE once shutting down;
+  // FAILED_PRECONDITION naming the file for a declared probe.
   void Stop(std::string name, StopDone done) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Converges the probes declared by `origin` (a probes file) to
+  // `declared`: starts new ones, replaces changed ones (a new incarnation),
+  // stops those no longer declared, leaves unchanged ones alone (no detach,
+  // no count reset), and retries ones that could not run. One that still
+  // cannot is listed as skipped (optional, the kernel lacks the mechanism
+  // or the target) or failed, with the reason. Asynchronous, on the worker.
+  void Reconcile(std::string origin, std::vector<DeclaredConfig> declared,
+                 std::function<void(ReconcileResult)> done)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every probe with its total, failed ones too; an error when a counter
   // cannot be read (never a partial answer).
@@ -139,15 +169,23 @@ class ProbeManager : public ProbeSource {
     std::shared_ptr<const ActiveProbe> probe;
     absl::Duration ttl;
     absl::Time expires_at;
-    // Set for a probe that could not be re-adopted: listed, not counting.
+    // Set for a probe that is listed but not counting: it could not be
+    // re-adopted (kFailed), or a declared one could not start (kFailed,
+    // kSkipped).
     std::string error;
+    ProbeState not_running = ProbeState::kFailed;
+    std::string origin;  // the probes file; empty: the API
   };
 
   // Queues `task` for the worker; false when the queue is full.
   bool Post(std::function<void()> task) ABSL_LOCKS_EXCLUDED(mu_);
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<StartResult> DoStart(const ProbeConfig& config,
-                                      const StillWanted& still_wanted)
+                                      const StillWanted& still_wanted,
+                                      const std::string& origin = "")
+      ABSL_LOCKS_EXCLUDED(mu_);
+  ReconcileResult DoReconcile(const std::string& origin,
+                              const std::vector<DeclaredConfig>& declared)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<ProbeInfo> DoStop(const std::string& name, ProbeState state)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -170,6 +208,9 @@ class ProbeManager : public ProbeSource {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_worker_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time next_alive_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The probes file last reconciled: its probes are stopped there, not by
+  // StopProbe. (Probes an earlier agent declared in another file are not.)
+  std::string declaring_file_ ABSL_GUARDED_BY(mu_);
 
   std::thread worker_;
 };

@@ -13,14 +13,6 @@
 
 namespace tally {
 
-struct DeclaredConfig {
-  ProbeConfig config;
-  // Skipped, not failed, where the kernel lacks the mechanism or the
-  // target does not exist.
-  bool optional = false;
-  int line = 0;  // where the file declares it
-};
-
 // Parses and validates the contents of a probes file named `file`. The
 // first problem comes back as INVALID_ARGUMENT (or the code StartProbe
 // would give, such as NOT_FOUND for a pid) prefixed with "FILE:LINE: ":

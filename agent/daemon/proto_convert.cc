@@ -22,6 +22,8 @@ v1::ProbeState ToProto(ProbeState state) {
       return v1::PROBE_STATE_EXPIRED;
     case ProbeState::kFailed:
       return v1::PROBE_STATE_FAILED;
+    case ProbeState::kSkipped:
+      return v1::PROBE_STATE_SKIPPED;
   }
   return v1::PROBE_STATE_UNSPECIFIED;
 }
@@ -51,6 +53,7 @@ void ToProto(const ProbeInfo& info, v1::Probe* out) {
   out->set_readopted(p.readopted);
   out->set_continuity(p.continuity);
   out->set_error(info.error);
+  out->set_origin(info.origin);
 }
 
 void ToProto(const UncountedWindow& w, v1::UncountedWindow* out) {

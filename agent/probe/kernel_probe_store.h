@@ -18,9 +18,7 @@ class KernelProbeStore : public ProbeStore {
 
   absl::StatusOr<OpenedCounter> Open(const HookSpec& hook,
                                      ProbeRecord* record) override;
-  absl::Status Update(const ProbeRecord&) override {
-    return absl::OkStatus();
-  }
+  absl::Status Update(const ProbeRecord&) override { return absl::OkStatus(); }
   absl::Status Remove(const std::string&) override { return absl::OkStatus(); }
   Adoption AdoptAll() override { return {}; }
   void MarkAlive(absl::Time) override {}

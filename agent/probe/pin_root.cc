@@ -57,17 +57,17 @@ absl::Status EnsureBpffs(const std::string& root) {
         ErrnoName(errno), "): run `mount -t bpf bpf ", kBpffs,
         "` (systemd does at boot; the DaemonSet mounts the host's)"));
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "--pin_dir=", root, " is not on a bpffs mount (", p.string(),
-      " is not bpf): use a directory under ", kBpffs));
+  return absl::FailedPreconditionError(
+      absl::StrCat("--pin_dir=", root, " is not on a bpffs mount (", p.string(),
+                   " is not bpf): use a directory under ", kBpffs));
 }
 
 absl::StatusOr<ScopedFd> CreateArrayMap(const char* name, uint32_t value_size) {
   int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(uint32_t),
                           value_size, 1, nullptr);
   if (fd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "creating the ", name, " map failed: ", ErrnoName(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("creating the ", name, " map failed: ", ErrnoName(errno)));
   }
   return ScopedFd(fd);
 }
@@ -101,7 +101,8 @@ absl::Status RemovePinTree(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<PinRoot>> PinRoot::Open(const std::string& root) {
+absl::StatusOr<std::unique_ptr<PinRoot>> PinRoot::Open(
+    const std::string& root) {
   RETURN_IF_ERROR(EnsureBpffs(root));
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -115,9 +116,9 @@ absl::StatusOr<std::unique_ptr<PinRoot>> PinRoot::Open(const std::string& root) 
         absl::StrCat("opening ", root, " failed: ", ErrnoName(errno)));
   }
   if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "another tallyd keeps its probes in ", root,
-        "; stop it first, or give this agent its own --pin_dir"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("another tallyd keeps its probes in ", root,
+                     "; stop it first, or give this agent its own --pin_dir"));
   }
   const std::string alive_path = absl::StrCat(root, "/", kAliveMap);
   absl::StatusOr<ScopedFd> alive = OpenPinned(alive_path);
@@ -178,12 +179,11 @@ PinRoot::Listing PinRoot::List() {
           ": a probe half-pinned by an agent that died while starting it"));
       continue;
     }
-    if (!entry.is_directory(ec) ||
-        !ReadRecord(entry.path().string()).ok()) {
-      out.warnings.push_back(absl::StrCat(
-          "left ", entry.path().string(),
-          " alone: tally did not write it (no readable ", kRecordMap,
-          " record)"));
+    if (!entry.is_directory(ec) || !ReadRecord(entry.path().string()).ok()) {
+      out.warnings.push_back(
+          absl::StrCat("left ", entry.path().string(),
+                       " alone: tally did not write it (no readable ",
+                       kRecordMap, " record)"));
       continue;
     }
     out.probes.push_back(NameOfDir(base));
@@ -207,9 +207,9 @@ absl::Status PinRoot::RemoveAll(std::vector<std::string>* removed) {
 absl::Status PinRoot::WriteRecord(const std::string& dir,
                                   const std::string& bytes) {
   if (bytes.size() + sizeof(uint32_t) > kRecordBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the probe's record is ", bytes.size(), " bytes; at most ",
-        kRecordBytes - sizeof(uint32_t)));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the probe's record is ", bytes.size(), " bytes; at most ",
+                     kRecordBytes - sizeof(uint32_t)));
   }
   const std::string path = absl::StrCat(dir, "/", kRecordMap);
   absl::StatusOr<ScopedFd> map = OpenPinned(path);

@@ -65,7 +65,9 @@ class PinRoot {
 
  private:
   PinRoot(std::string path, ScopedFd lock, ScopedFd alive)
-      : path_(std::move(path)), lock_(std::move(lock)), alive_(std::move(alive)) {}
+      : path_(std::move(path)),
+        lock_(std::move(lock)),
+        alive_(std::move(alive)) {}
 
   std::string path_;
   ScopedFd lock_;   // the root directory, flocked

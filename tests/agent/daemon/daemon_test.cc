@@ -8,16 +8,16 @@
 
 #include <filesystem>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/descriptor.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/agent/daemon/fake_counter.h"
@@ -104,7 +104,7 @@ TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
   EXPECT_EQ(Start("bad name", "rt:x").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   store_.FailWith("kprobe:missing_fn",
-                   absl::NotFoundError("kernel function missing_fn"));
+                  absl::NotFoundError("kernel function missing_fn"));
   grpc::Status missing = Start("k", "kprobe:missing_fn");
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(missing.error_message(), HasSubstr("missing_fn"));
@@ -214,7 +214,8 @@ TEST_F(DaemonTest, RestartedProbeOpensWithItsWholeTotalAsDelta) {
       stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped).ok());
   ASSERT_TRUE(reader->Read(&u));
   ASSERT_EQ(u.state(), v1::PROBE_STATE_STOPPED);
-  clock_.Advance(absl::Seconds(1));  // the restart happens later
+  // No tick until the events are made: the first update of the new
+  // incarnation then carries them all.
   ASSERT_TRUE(Start("p", "rt:x").ok());
   store_.Latest("rawtracepoint:x")->Add(50);
   clock_.Advance(absl::Seconds(1));
@@ -274,9 +275,9 @@ TEST_F(DaemonTest, InvalidDurationsAreInvalidArgument) {
 // Outside-client finding: only reflection v1alpha was served; clients that
 // ask for v1 (current grpcurl) found nothing.
 TEST_F(DaemonTest, ServesReflectionV1) {
-  auto stub = grpc::reflection::v1::ServerReflection::NewStub(
-      grpc::CreateChannel(daemon_->address(),
-                          grpc::InsecureChannelCredentials()));
+  auto stub =
+      grpc::reflection::v1::ServerReflection::NewStub(grpc::CreateChannel(
+          daemon_->address(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
   auto stream = stub->ServerReflectionInfo(&ctx);

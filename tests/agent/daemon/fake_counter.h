@@ -7,8 +7,8 @@
 
 #include <cstdint>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,11 +90,10 @@ class FakeStore : public ProbeStore {
     }
     auto state = std::make_shared<FakeCounterState>();
     counters_[spec].push_back(state);
-    record->attached = hook.point ? *hook.point
-                                  : AttachPoint{AttachKind::kTracepoint,
-                                                "syscalls",
-                                                "sys_enter_" + hook.syscall,
-                                                ""};
+    record->attached = hook.point
+                           ? *hook.point
+                           : AttachPoint{AttachKind::kTracepoint, "syscalls",
+                                         "sys_enter_" + hook.syscall, ""};
     if (durable_) kept_[record->name] = {*record, state};
     OpenedCounter opened;
     opened.counter =

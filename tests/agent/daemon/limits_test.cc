@@ -17,9 +17,10 @@ TEST(LimitsTest, DefaultsAreValid) { EXPECT_OK(ValidateLimits(AgentLimits())); }
 TEST(LimitsTest, NonsenseIsRefusedNamingTheFlagAndTheRange) {
   AgentLimits l;
   l.max_keys = 0;
-  EXPECT_THAT(ValidateLimits(l),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--max_keys=0 is out of range; allowed: 1 to")));
+  EXPECT_THAT(
+      ValidateLimits(l),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("--max_keys=0 is out of range; allowed: 1 to")));
   l = AgentLimits();
   l.min_interval = absl::ZeroDuration();
   EXPECT_THAT(ValidateLimits(l), StatusIs(absl::StatusCode::kInvalidArgument,

@@ -113,7 +113,7 @@ TEST_F(ProbeAdoptionTest, PinnedProbeContinuesWithItsIncarnationAndCounts) {
   const uint64_t id = started->info.probe->id;
   EXPECT_NE(id, 0u);
   Counter("p")->Add(100);
-  manager_.reset();      // the agent dies
+  manager_.reset();       // the agent dies
   Counter("p")->Add(50);  // its pinned link keeps counting
   StartAgent();
   ProbeInfo p = Listed("p");
@@ -132,8 +132,8 @@ TEST_F(ProbeAdoptionTest, UnpinnedLinkReportsTheWindowNobodyCounted) {
   // The worker tells the store the agent is alive once a second.
   const absl::Time alive = clock_.Now();
   clock_.Advance(absl::Seconds(1));
-  ASSERT_THAT(Stop("absent"), testing::StatusIs(absl::StatusCode::kNotFound,
-                                                ::testing::_));
+  ASSERT_THAT(Stop("absent"),
+              testing::StatusIs(absl::StatusCode::kNotFound, ::testing::_));
   EXPECT_GE(store_.last_alive(), alive);
   const absl::Time last_alive = store_.last_alive();
   manager_.reset();
@@ -163,8 +163,8 @@ TEST_F(ProbeAdoptionTest, TtlKeepsItsOriginalExpiryAcrossARestart) {
   EXPECT_EQ(ended[0].second, ProbeState::kExpired);
   // The worker removes it from the store after telling the listener: a
   // round trip through the worker waits for that.
-  EXPECT_THAT(Stop("absent"), testing::StatusIs(absl::StatusCode::kNotFound,
-                                                ::testing::_));
+  EXPECT_THAT(Stop("absent"),
+              testing::StatusIs(absl::StatusCode::kNotFound, ::testing::_));
   EXPECT_FALSE(store_.Kept("short"));
 }
 
@@ -192,7 +192,8 @@ TEST_F(ProbeAdoptionTest, AProbeThatCannotBeReadoptedIsListedAsFailed) {
   ASSERT_OK(Start("gone").status());
   ASSERT_OK(Start("fine").status());
   manager_.reset();
-  store_.FailAdoption("gone", absl::NotFoundError("binary /opt/app was deleted"));
+  store_.FailAdoption("gone",
+                      absl::NotFoundError("binary /opt/app was deleted"));
   StartAgent();
   ProbeInfo gone = Listed("gone");
   EXPECT_EQ(gone.state, ProbeState::kFailed);

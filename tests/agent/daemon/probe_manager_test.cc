@@ -80,8 +80,7 @@ class ProbeManagerTest : public ::testing::Test {
 
   void Rebuild(const AgentLimits& limits) {
     manager_.reset();
-    manager_ =
-        std::make_unique<ProbeManager>(&store_, limits, &clock_);
+    manager_ = std::make_unique<ProbeManager>(&store_, limits, &clock_);
     manager_->SetListener(&listener_);
   }
 
@@ -160,7 +159,7 @@ TEST_F(ProbeManagerTest, ProbeLimitIsResourceExhausted) {
 
 TEST_F(ProbeManagerTest, OpenerErrorsReachTheCallerAndLeaveNoProbe) {
   store_.FailWith("kprobe:do_nothing",
-                   absl::FailedPreconditionError("no kprobes here"));
+                  absl::FailedPreconditionError("no kprobes here"));
   EXPECT_THAT(Start(Config("k", "kprobe:do_nothing")),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("no kprobes here")));
@@ -258,8 +257,9 @@ TEST_F(ProbeManagerTest, CallerThatGaveUpBeforeTheLoadGetsNothingStarted) {
 TEST_F(ProbeManagerTest, CallerThatGaveUpDuringTheLoadGetsItRolledBack) {
   int asked = 0;
   // Still wanted before the load, gone by the time it finished.
-  EXPECT_THAT(Start(Config("p", "rawtracepoint:x"), [&] { return ++asked == 1; }),
-              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+  EXPECT_THAT(
+      Start(Config("p", "rawtracepoint:x"), [&] { return ++asked == 1; }),
+      StatusIs(absl::StatusCode::kCancelled, ::testing::_));
   EXPECT_EQ(store_.opens(), 1);
   EXPECT_FALSE(manager_->Exists("p"));
   std::shared_ptr<testing::FakeCounterState> c =
@@ -285,8 +285,9 @@ TEST_F(ProbeManagerTest, ReadErrorsAreErrorsNotZeroes) {
     absl::MutexLock lock(&c->mu);
     c->read_error = absl::InternalError("map lookup: EFAULT");
   }
-  EXPECT_THAT(manager_->List(), StatusIs(absl::StatusCode::kInternal,
-                                         HasSubstr("reading probe 'p' failed")));
+  EXPECT_THAT(manager_->List(),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("reading probe 'p' failed")));
   EXPECT_THAT(Start(Config("p", "rawtracepoint:x")),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("EFAULT")));
 }
