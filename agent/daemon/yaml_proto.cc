@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -195,6 +196,8 @@ class Reader {
     const std::string prefix = Prefix(e);
     for (int i = 0; i < e->value_count(); ++i) {
       std::string n = e->value(i)->name();
+      // The zero value of a proto3 enum means "not set": leave it out.
+      if (absl::EndsWith(n, "_UNSPECIFIED")) continue;
       if (n.rfind(prefix, 0) == 0)
         n = absl::AsciiStrToLower(n.substr(prefix.size()));
       names.push_back(n);
