@@ -19,11 +19,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/daemon/daemon.h"
+#include "agent/daemon/probes_file.h"
 #include "agent/daemon/version.h"
 #include "agent/probe/feature_probe.h"
 #include "agent/probe/kernel_probe_store.h"
 #include "agent/probe/libbpf_logging.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(std::string, listen, "unix:/run/tally/tallyd.sock",
@@ -46,6 +48,10 @@ ABSL_FLAG(std::string, probes_file, "",
           "a YAML file of probes this agent runs (a ConfigMap in Kubernetes): "
           "reconciled at start and whenever it changes; a bad file is "
           "reported and the last good set keeps running");
+ABSL_FLAG(std::string, check_probes_file, "",
+          "check a probes file (YAML) as --probes_file would read it, print "
+          "FILE:LINE problems or how many probes it declares, and exit (0: "
+          "valid); for CI and ConfigMap changes");
 ABSL_FLAG(std::string, host_proc, "/proc",
           "the host's /proc, for pids in requests, which are the host's: "
           "/proc unless tallyd runs in its own PID namespace (a pod without "
@@ -99,6 +105,27 @@ bool WriteReadyFile(const std::string& path, const std::string& address) {
     if (!out) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// tallyd --check_probes_file=FILE: the file as a running agent would read
+// it, without loading anything.
+int CheckProbesFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
+    return 1;
+  }
+  AgentLimits limits;
+  HostPids host_pids(absl::GetFlag(FLAGS_host_proc));
+  absl::StatusOr<std::vector<DeclaredConfig>> declared =
+      ParseProbesFile(*text, path, limits, NodeName(), host_pids);
+  if (!declared.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 std::string(declared.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s: %zu probe(s), valid\n", path.c_str(), declared->size());
+  return 0;
 }
 
 int Run() {
@@ -214,5 +241,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A client vanishing mid-write must not kill the agent.
   signal(SIGPIPE, SIG_IGN);
+  if (std::string check = absl::GetFlag(FLAGS_check_probes_file);
+      !check.empty()) {
+    return tally::CheckProbesFile(check);
+  }
   return tally::Run();
 }
