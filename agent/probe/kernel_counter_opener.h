@@ -5,11 +5,14 @@
 
 #include "agent/probe/counter.h"
 #include "agent/probe/kernel_features.h"
+#include "agent/probe/map_reader.h"
 
 namespace tally {
 
-// `features` must outlive the opener.
-CounterOpener KernelCounterOpener(const KernelFeatures* features);
+// `features` must outlive the opener. `read_options` choose how the
+// counters' maps are read (map_reader.h).
+CounterOpener KernelCounterOpener(const KernelFeatures* features,
+                                  MapReadOptions read_options = {});
 
 }  // namespace tally
 
