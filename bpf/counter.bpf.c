@@ -40,8 +40,10 @@ struct {
 	__uint(value_size, sizeof(__u64));
 } keys SEC(".maps");
 
+/* Mappable: user space reads the slots as memory, without syscalls. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u64) + TALLY_ID_KEY_SIZE);

@@ -56,7 +56,8 @@ enum tally_total_slot {
  * count added to atomically. It holds every key (max_entries bounds how
  * many); a full map sends events to TALLY_SLOT_DROPPED_KEYS.
  *
- * `slots`: ARRAY of TALLY_SLOTS_PER_CPU entries per possible CPU, row `cpu`
+ * `slots`: ARRAY (BPF_F_MMAPABLE: user space reads it as memory) of
+ * TALLY_SLOTS_PER_CPU entries per possible CPU, row `cpu`
  * written only by programs running on that CPU (and by the reclaimer, for
  * keys whose owner ended). An entry is a __u64 count followed by a key; count
  * 0 means free. A key's events go to the entry its hash selects in the

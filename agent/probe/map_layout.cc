@@ -58,8 +58,8 @@ absl::StatusOr<MapShape> ShapeOf(int map_fd) {
     return absl::FailedPreconditionError(
         absl::StrCat("reading a map's info failed: ", ErrnoName(errno)));
   }
-  return MapShape{info.type, info.key_size, info.value_size,
-                  info.max_entries};
+  return MapShape{info.type, info.key_size, info.value_size, info.max_entries,
+                  info.map_flags};
 }
 
 absl::StatusOr<CounterMapShapes> CheckLayout(int totals_fd, int keys_fd,
@@ -101,6 +101,9 @@ absl::StatusOr<CounterMapShapes> CheckLayout(int totals_fd, int keys_fd,
                  sizeof(__u64) + KeySize(group_by));
       !s.ok()) {
     return s;
+  }
+  if (!(slots->map_flags & BPF_F_MMAPABLE)) {
+    return Differs("slots", "flags", slots->map_flags, BPF_F_MMAPABLE);
   }
   return CounterMapShapes{*keys, *slots};
 }

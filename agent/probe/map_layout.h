@@ -29,6 +29,7 @@ struct MapShape {
   uint32_t key_size = 0;
   uint32_t value_size = 0;
   uint32_t max_entries = 0;
+  uint32_t map_flags = 0;
 };
 
 absl::StatusOr<MapShape> ShapeOf(int map_fd);

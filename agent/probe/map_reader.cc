@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/types.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -46,30 +48,48 @@ absl::StatusOr<std::unique_ptr<MapReader>> MapReader::Open(
   ASSIGN_OR_RETURN(CounterMapShapes shapes,
                    CheckLayout(maps.totals.get(), maps.keys.get(),
                                maps.slots.get(), group_by, num_cpus));
+  // An array's values are laid out 8-byte aligned from offset 0.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t stride = (shapes.slots.value_size + 7) / 8 * 8;
+  const size_t bytes =
+      (stride * shapes.slots.max_entries + page - 1) / page * page;
+  void* slots =
+      mmap(nullptr, bytes, PROT_READ, MAP_SHARED, maps.slots.get(), 0);
+  if (slots == MAP_FAILED) {
+    return MapError("mapping the slots map", errno);
+  }
   return std::unique_ptr<MapReader>(
-      new MapReader(std::move(maps), group_by, num_cpus, shapes, options));
+      new MapReader(std::move(maps), group_by, num_cpus, shapes, options,
+                    static_cast<const uint8_t*>(slots), bytes));
 }
 
 MapReader::MapReader(Maps maps, GroupBy group_by, int num_cpus,
-                     const CounterMapShapes& shapes, MapReadOptions options)
+                     const CounterMapShapes& shapes, MapReadOptions options,
+                     const uint8_t* slots, size_t slots_bytes)
     : maps_(std::move(maps)),
       group_by_(group_by),
       num_cpus_(num_cpus),
       keys_shape_{shapes.keys.key_size, shapes.keys.value_size,
                   shapes.keys.max_entries},
-      slots_shape_{shapes.slots.key_size, shapes.slots.value_size,
-                   shapes.slots.max_entries},
-      scanner_(options.method, options.batch_keys),
-      totals_method_(options.method) {}
+      slot_entries_(shapes.slots.max_entries),
+      slot_stride_((shapes.slots.value_size + 7) / 8 * 8),
+      slots_(slots),
+      slots_bytes_(slots_bytes),
+      keys_scanner_(options.method, options.batch_keys),
+      totals_batch_(options.method != MapReadMethod::kWalk) {}
+
+MapReader::~MapReader() {
+  munmap(const_cast<uint8_t*>(slots_), slots_bytes_);
+}
 
 MapReadMethod MapReader::key_read_method() const {
   absl::MutexLock lock(&mu_);
-  return scanner_.method();
+  return keys_scanner_.method();
 }
 
 size_t MapReader::buffer_bytes() const {
   absl::MutexLock lock(&mu_);
-  return scanner_.buffer_bytes() + per_cpu_.capacity() * sizeof(uint64_t) +
+  return keys_scanner_.buffer_bytes() + per_cpu_.capacity() * sizeof(uint64_t) +
          slot_keys_.capacity() * sizeof(uint32_t) +
          slot_counts_.capacity() * (sizeof(Key) + sizeof(uint64_t) + 1);
 }
@@ -77,7 +97,7 @@ size_t MapReader::buffer_bytes() const {
 absl::StatusOr<std::vector<uint64_t>> MapReader::ReadTotalsLocked() const {
   std::vector<uint64_t> sums(TALLY_SLOT_COUNT);
   per_cpu_.resize(static_cast<size_t>(num_cpus_) * TALLY_SLOT_COUNT);
-  if (totals_method_ != MapReadMethod::kWalk) {
+  if (totals_batch_) {
     // The whole array in one syscall.
     slot_keys_.resize(TALLY_SLOT_COUNT);
     uint32_t count = TALLY_SLOT_COUNT, out_batch = 0;
@@ -93,13 +113,14 @@ absl::StatusOr<std::vector<uint64_t>> MapReader::ReadTotalsLocked() const {
             reinterpret_cast<const uint8_t*>(per_cpu_.data() + i * num_cpus_),
             num_cpus_);
       }
-      totals_method_ = MapReadMethod::kBatch;
       return sums;
     }
-    if (totals_method_ == MapReadMethod::kBatch || !IsUnsupportedErrno(err)) {
+    if (!IsUnsupportedErrno(err)) {
       return MapError("reading the totals map", err == 0 ? EIO : err);
     }
-    totals_method_ = MapReadMethod::kWalk;
+    // Arrays got batches after hash maps (5.10 has none): a lookup per slot
+    // from now on.
+    totals_batch_ = false;
   }
   for (uint32_t slot : kReadSlots) {
     if (bpf_map_lookup_elem(totals_fd(), &slot, per_cpu_.data()) != 0) {
@@ -111,20 +132,23 @@ absl::StatusOr<std::vector<uint64_t>> MapReader::ReadTotalsLocked() const {
   return sums;
 }
 
-absl::Status MapReader::ReadSlotsLocked() const {
-  // mu_ is held; the lambda gets a pointer (the analysis cannot see that
-  // the lambda runs within this call).
-  absl::flat_hash_map<Key, uint64_t>* counts = &slot_counts_;
-  counts->clear();
+void MapReader::ReadSlotsLocked() const {
+  slot_counts_.clear();
   const size_t key_size = keys_shape_.key_size;
-  return scanner_.Scan(slots_fd(), slots_shape_,
-                       [&](const uint8_t*, const uint8_t* value) {
-                         uint64_t count = Load64(value);
-                         if (count == 0) return;  // free
-                         Key key = {};
-                         std::memcpy(key.data(), value + 8, key_size);
-                         (*counts)[key] += count;
-                       });
+  for (uint32_t i = 0; i < slot_entries_; ++i) {
+    const uint8_t* entry = slots_ + static_cast<size_t>(i) * slot_stride_;
+    // Programs on other CPUs write these words as we read. A claim stores
+    // the key, then the count; a reclaim zeroes the count. A count that
+    // did not drop across the key read belongs to that key.
+    const auto* words = reinterpret_cast<const uint64_t*>(entry);
+    uint64_t count = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
+    if (count == 0) continue;  // free
+    Key key = {};
+    key[0] = __atomic_load_n(&words[1], __ATOMIC_RELAXED);
+    if (key_size > 8) key[1] = __atomic_load_n(&words[2], __ATOMIC_RELAXED);
+    if (__atomic_load_n(&words[0], __ATOMIC_ACQUIRE) < count) continue;
+    slot_counts_[key] += count;
+  }
 }
 
 absl::StatusOr<CounterSnapshot> MapReader::Read(size_t top_n) const {
@@ -133,12 +157,12 @@ absl::StatusOr<CounterSnapshot> MapReader::Read(size_t top_n) const {
   // Keys before totals: every key count follows its event's total on the
   // same CPU, so the keys read never exceed the total.
   if (top_n > 0 && group_by_ != GroupBy::kNone) {
-    RETURN_IF_ERROR(ReadSlotsLocked());
+    ReadSlotsLocked();
     TopKeys top(top_n, group_by_);
     uint64_t seen = 0;
     const size_t key_size = keys_shape_.key_size;
     const absl::flat_hash_map<Key, uint64_t>* slot_counts = &slot_counts_;
-    RETURN_IF_ERROR(scanner_.Scan(
+    RETURN_IF_ERROR(keys_scanner_.Scan(
         keys_fd(), keys_shape_, [&](const uint8_t* raw, const uint8_t* value) {
           uint64_t count = Load64(value);
           // Slots count for keys in `keys` only: a slot freed and taken
