@@ -23,7 +23,7 @@
 #include "agent/daemon/version.h"
 #include "agent/probe/core_btf.h"
 #include "agent/probe/feature_cache.h"
-#include "agent/probe/kernel_counter_opener.h"
+#include "agent/probe/kernel_probe_store.h"
 #include "agent/probe/libbpf_logging.h"
 #include "common/clock.h"
 #include "glog/logging.h"
@@ -44,6 +44,14 @@ ABSL_FLAG(std::string, health_listen, "",
           "also serve only grpc.health.v1 here, in plaintext (HOST:PORT), for "
           "Kubernetes' native gRPC probes, which cannot present a client "
           "certificate; the Agent API never listens here");
+ABSL_FLAG(std::string, probes_file, "",
+          "a YAML file of probes this agent runs (a ConfigMap in Kubernetes): "
+          "reconciled at start and whenever it changes; a bad file is "
+          "reported and the last good set keeps running");
+ABSL_FLAG(std::string, host_proc, "/proc",
+          "the host's /proc, for pids in requests, which are the host's: "
+          "/proc unless tallyd runs in its own PID namespace (a pod without "
+          "hostPID), where the DaemonSet mounts the host's at /host/proc");
 ABSL_FLAG(std::string, ready_file, "",
           "once serving, write the listening address here (for scripts and "
           "tests that bind port 0)");
@@ -119,6 +127,18 @@ int Run() {
   limits.max_keys = absl::GetFlag(FLAGS_max_keys);
   limits.default_keys = std::min(limits.default_keys, limits.max_keys);
   limits.min_interval = absl::GetFlag(FLAGS_min_interval);
+  if (absl::Status s = ValidateLimits(limits); !s.ok()) {
+    std::fprintf(stderr, "tallyd: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_shutdown_grace) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_shutdown_grace) > absl::Minutes(10)) {
+    std::fprintf(stderr,
+                 "tallyd: --shutdown_grace=%s is out of range; allowed: 0 to "
+                 "10m\n",
+                 absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str());
+    return 1;
+  }
 
   MapReadOptions read_options;
   if (absl::StatusOr<MapReadMethod> m =
@@ -154,16 +174,17 @@ int Run() {
     }
   }
 
+  KernelProbeStore store(&features, read_options);
   DaemonConfig config;
   config.identity = identity;
   config.limits = limits;
   config.listen = listen;
   config.health_listen = absl::GetFlag(FLAGS_health_listen);
+  config.host_proc = absl::GetFlag(FLAGS_host_proc);
+  config.probes_file = absl::GetFlag(FLAGS_probes_file);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
-      Daemon::Start(std::move(config), &features,
-                    KernelCounterOpener(&features, read_options),
-                    Clock::Real());
+      Daemon::Start(std::move(config), &features, &store, Clock::Real());
   if (!daemon.ok()) {
     std::fprintf(stderr, "tallyd: %s\n",
                  std::string(daemon.status().message()).c_str());
@@ -192,7 +213,11 @@ int Run() {
   sigwait(&signals, &signo);
   LOG(INFO) << "received " << strsignal(signo) << ", shutting down";
 
-  (*daemon)->Shutdown();
+  if (absl::Status s = (*daemon)->Shutdown(); !s.ok()) {
+    LOG(WARNING) << "stopped without waiting for gRPC: " << s.message()
+                 << "; no probe remains attached";
+    _exit(0);
+  }
   LOG(INFO) << "stopped; no probe remains attached";
   return 0;
 }

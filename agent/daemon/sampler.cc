@@ -18,6 +18,20 @@ absl::Time NextAligned(absl::Time now, absl::Duration interval) {
   return absl::UnixEpoch() + absl::Floor(since_epoch, interval) + interval;
 }
 
+CountUpdate UpdateOf(const ActiveProbe& probe, CounterSnapshot counts,
+                     ProbeState state, absl::Time now) {
+  CountUpdate update;
+  update.probe = probe.name;
+  update.probe_id = probe.id;
+  update.started_at = probe.started_at;
+  update.uncounted = probe.uncounted;
+  update.time = now;
+  update.counts = std::move(counts);
+  update.mechanism = std::string(AttachKindName(probe.attached.kind));
+  update.state = state;
+  return update;
+}
+
 }  // namespace
 
 Sampler::Sampler(const ProbeSource* source, const AgentLimits& limits,
@@ -102,13 +116,7 @@ void Sampler::OfferLocked(CountUpdate& update,
 
 void Sampler::OnProbeEnded(const ActiveProbe& probe,
                            const CounterSnapshot& counts, ProbeState state) {
-  CountUpdate update;
-  update.probe = probe.name;
-  update.probe_id = probe.id;
-  update.time = clock_->Now();
-  update.counts = counts;
-  update.mechanism = std::string(AttachKindName(probe.attached.kind));
-  update.state = state;
+  CountUpdate update = UpdateOf(probe, counts, state, clock_->Now());
   absl::MutexLock lock(&mu_);
   ended_ids_.push_back(probe.id);
   // A race spans one tick at most; a short memory suffices.
@@ -179,13 +187,8 @@ void Sampler::Run() {
                      << " failed: " << counts.status();
         continue;
       }
-      CountUpdate update;
-      update.probe = probe->name;
-      update.probe_id = probe->id;
-      update.time = clock_->Now();
-      update.counts = *std::move(counts);
-      update.mechanism = std::string(AttachKindName(probe->attached.kind));
-      update.state = ProbeState::kRunning;
+      CountUpdate update = UpdateOf(*probe, *std::move(counts),
+                                    ProbeState::kRunning, clock_->Now());
       last_reads_[probe->id] = LastRead{top_n, update};
       updates.push_back(std::move(update));
     }

@@ -35,6 +35,8 @@ struct CountUpdate {
   std::string probe;
   uint64_t probe_id = 0;
   uint64_t seq = 0;  // agent-wide, increasing in the order watchers get them
+  absl::Time started_at;  // of this incarnation
+  std::vector<UncountedWindow> uncounted;
   absl::Time time;
   CounterSnapshot counts;
   std::string mechanism;

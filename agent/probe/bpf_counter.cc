@@ -13,12 +13,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "agent/probe/attach_kinds.h"
+#include "agent/probe/bpf_errors.h"
 #include "agent/probe/core_btf.h"
 #include "agent/probe/map_layout.h"
 #include "agent/probe/privileges.h"
 #include "agent/probe/tracefs.h"
 #include "bpf/counter.h"
 #include "bpf/counter.skel.h"
+#include "common/pid_namespace.h"
 #include "common/status_macros.h"
 
 namespace tally {
@@ -30,7 +32,6 @@ struct SkelDeleter {
 using OwnedSkel = std::unique_ptr<counter_bpf, SkelDeleter>;
 
 constexpr size_t kVerifierLogSize = 256 * 1024;
-constexpr size_t kVerifierTailSize = 1500;
 
 // The two enums are one vocabulary: the daemon's GroupBy goes into rodata.
 static_assert(static_cast<uint32_t>(GroupBy::kNone) == TALLY_GROUP_NONE &&
@@ -42,82 +43,18 @@ static_assert(static_cast<uint32_t>(GroupBy::kNone) == TALLY_GROUP_NONE &&
                   static_cast<uint32_t>(GroupBy::kUid) == TALLY_GROUP_UID,
               "GroupBy must match enum tally_group_by in bpf/counter.h");
 
-// The end of the verifier log, starting at a line boundary: the rejection
-// reason is on the last lines.
-std::string LogTail(const std::string& log) {
-  std::string text(log.c_str());
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-    text.pop_back();
-  }
-  if (text.size() <= kVerifierTailSize) return text;
-  size_t start = text.find('\n', text.size() - kVerifierTailSize);
-  return start == std::string::npos
-             ? text.substr(text.size() - kVerifierTailSize)
-             : text.substr(start + 1);
-}
-
-absl::Status LoadError(const AttachPoint& point, int err,
-                       const std::string& log) {
-  std::string what = absl::StrCat("loading the counter for ", point.ToSpec());
-  if (err == EPERM) return DeniedStatus(what, err);
-  std::string tail = LogTail(log);
-  if (!tail.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ": the verifier rejected it (", ErrnoName(err),
-                     "); verifier log tail:\n", tail));
-  }
-  if (err == EACCES) return DeniedStatus(what, err);
-  return absl::FailedPreconditionError(
-      absl::StrCat(what, " failed: ", ErrnoName(err)));
-}
-
-absl::Status AttachError(const AttachPoint& point, int err) {
-  std::string spec = point.ToSpec();
-  if (err == EPERM || err == EACCES) {
-    if (KernelInfo(point.kind).method == AttachMethod::kUprobe) {
-      return UprobeDeniedStatus(absl::StrCat("attaching ", spec), err);
-    }
-    return DeniedStatus(absl::StrCat("attaching ", spec), err);
-  }
-  if (err == ENOENT || err == ESRCH) {
-    switch (Info(point.kind).form) {
-      case TargetForm::kCategoryAndName:
-        return absl::NotFoundError(
-            absl::StrCat("tracepoint ", point.category, ":", point.target,
-                         " does not exist on this kernel"));
-      case TargetForm::kName:
-        if (Info(point.kind).target == TargetClass::kTracepoint) {
-          return absl::NotFoundError(
-              absl::StrCat("no tracepoint named ", point.target,
-                           " on this kernel (", spec, ")"));
-        }
-        return absl::NotFoundError(
-            absl::StrCat("kernel function ", point.target,
-                         " was not found or cannot be probed (", spec, ": ",
-                         ErrnoName(err), ")"));
-      case TargetForm::kBinaryAndSymbol:
-        return absl::NotFoundError(absl::StrCat(
-            "symbol ", point.target, " was not found in ", point.binary));
-    }
-  }
-  if (err == E2BIG) {
-    // perf_event_attach_bpf_prog: at most BPF_TRACE_MAX_PROGS (64) programs
-    // share one tracepoint, kprobe or uprobe event.
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "attaching ", spec,
-        ": the kernel allows at most 64 BPF programs on "
-        "one event and this one has them all (other tally probes or tools); "
-        "stop some, or use a raw tracepoint or tp_btf hook, which has no such "
-        "limit"));
-  }
-  if (err == LIBBPF_ERRNO__FORMAT &&
-      KernelInfo(point.kind).method == AttachMethod::kUprobe) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(point.binary,
-                     " is not an ELF binary with a symbol table (", spec, ")"));
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat("attaching ", spec, " failed: ", ErrnoName(err)));
+// libbpf 1.1 frees the kernel BTF that bpf_program__set_attach_target()
+// parses (vmlinux's, and every module's when the target is not in vmlinux)
+// only at the end of bpf_object__load(): closing an object that was never
+// loaded leaks it, about 6 MB per request (fixed in libbpf 1.3, a687461).
+// Loading the object with nothing enabled runs that clean-up and creates
+// nothing in the kernel.
+void ReleaseKernelBtf(bpf_object* obj) {
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) bpf_map__set_autocreate(map, false);
+  (void)bpf_object__load(obj);
 }
 
 absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
@@ -131,8 +68,13 @@ absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
 
 absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
                                  const CounterOptions& options) {
-  // With a tgid filter only that process needs a uprobe's breakpoint.
-  pid_t pid = options.tgid != 0 ? static_cast<pid_t>(options.tgid) : -1;
+  // With a tgid filter only that process needs a uprobe's breakpoint. The
+  // kernel reads that pid in this process's PID namespace while the filter
+  // holds a host pid: outside the host's namespace, attach for every process
+  // and let the filter (which sees host pids) choose.
+  pid_t pid = options.tgid != 0 && InInitialPidNamespace()
+                  ? static_cast<pid_t>(options.tgid)
+                  : -1;
   bpf_link* link = AttachProgram(prog, point, pid);
   if (link == nullptr) return AttachError(point, errno);
   return OwnedLink(link);
@@ -238,6 +180,7 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
   if (KernelInfo(point.kind).method == AttachMethod::kBtfTarget) {
     if (int err = bpf_program__set_attach_target(prog, 0, point.target.c_str());
         err) {
+      ReleaseKernelBtf(skel->obj);
       return AttachError(point, -err);
     }
   }

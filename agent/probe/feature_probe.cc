@@ -12,6 +12,7 @@
 #include "agent/probe/bpf_counter.h"
 #include "agent/probe/privileges.h"
 #include "agent/probe/tracefs.h"
+#include "common/pid_namespace.h"
 #include "glog/logging.h"
 
 namespace tally {
@@ -34,7 +35,10 @@ bool KernelHasKprobes() {
 absl::Status TryKind(AttachKind kind, std::unique_ptr<BpfCounter>* keep) {
   AttachPoint target = FeatureProbeTarget(kind);
   CounterOptions options;
-  options.tgid = static_cast<uint32_t>(getpid());
+  // Only this process's events; getpid() is a host pid, as the filter
+  // needs, only in the host's PID namespace. Elsewhere count everyone's:
+  // only this process calls the uprobe target.
+  if (InInitialPidNamespace()) options.tgid = static_cast<uint32_t>(getpid());
   absl::StatusOr<std::unique_ptr<BpfCounter>> probe =
       BpfCounter::Create(target, options);
   if (probe.ok()) *keep = std::move(*probe);

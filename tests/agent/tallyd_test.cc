@@ -33,6 +33,7 @@ using ::tally::testing::CallGetppid;
 using ::tally::testing::GetppidProbe;
 
 using ::tally::testing::AgentProcess;
+using ::tally::testing::HeldBpfIds;
 using ::tally::testing::ContextWithDeadline;
 using ::testing::HasSubstr;
 
@@ -390,22 +391,6 @@ TEST_F(TallydTest, ProbeAndWatcherLimitsAreResourceExhausted) {
   for (auto& c : contexts) c->TryCancel();
 }
 
-// BPF object ids the agent holds, from its fd table.
-std::set<uint32_t> HeldBpfIds(pid_t pid, const char* field) {
-  std::set<uint32_t> ids;
-  std::string dir = absl::StrCat("/proc/", pid, "/fdinfo");
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(entry.path());
-    std::string line;
-    while (std::getline(in, line)) {
-      if (absl::StartsWith(line, field)) {
-        ids.insert(static_cast<uint32_t>(std::stoul(line.substr(strlen(field)))));
-      }
-    }
-  }
-  return ids;
-}
-
 TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
   v1::StartProbeResponse resp;
   ASSERT_TRUE(Start(GetppidProbe("one"), &resp).ok());
@@ -465,11 +450,18 @@ TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
   }
 }
 
-// Calls grpc.health.v1.Health/Check for the whole server; the raw response.
-absl::StatusOr<std::string> HealthCheck(std::shared_ptr<grpc::Channel> channel) {
+// Calls grpc.health.v1.Health/Check for `service` ("": the whole server);
+// the raw response.
+absl::StatusOr<std::string> HealthCheck(std::shared_ptr<grpc::Channel> channel,
+                                        const std::string& service = "") {
   grpc::GenericStub generic(channel);
-  grpc::Slice empty("");  // HealthCheckRequest{service: ""}: no bytes
-  grpc::ByteBuffer request(&empty, 1);
+  // HealthCheckRequest{service}: field 1, length-delimited; "" is no bytes.
+  std::string encoded;
+  if (!service.empty()) {
+    encoded = std::string("\x0a") + static_cast<char>(service.size()) + service;
+  }
+  grpc::Slice slice(encoded);
+  grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   auto ctx = ContextWithDeadline();
   std::mutex mu;
@@ -500,6 +492,15 @@ const std::string kServing("\x08\x01", 2);
 
 TEST_F(TallydTest, HealthServiceReportsServing) {
   absl::StatusOr<std::string> health = HealthCheck(agent_->NewChannel());
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, kServing);
+}
+
+// Outside-client finding: health answered only for "", and NOT_FOUND for the
+// API's own service name, which probes configured by service ask for.
+TEST_F(TallydTest, HealthServiceAnswersForTheApiByName) {
+  absl::StatusOr<std::string> health =
+      HealthCheck(agent_->NewChannel(), "tally.v1.Agent");
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, kServing);
 }

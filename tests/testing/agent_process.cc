@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -147,6 +150,23 @@ std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return context;
+}
+
+std::set<uint32_t> HeldBpfIds(pid_t pid, const char* field) {
+  std::set<uint32_t> ids;
+  std::string dir = absl::StrCat("/proc/", pid, "/fdinfo");
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (absl::StartsWith(line, field)) {
+        uint32_t id = 0;
+        if (absl::SimpleAtoi(line.substr(strlen(field)), &id)) ids.insert(id);
+      }
+    }
+  }
+  return ids;
 }
 
 }  // namespace tally::testing

@@ -6,7 +6,9 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,10 @@ class AgentProcess {
   std::string dir_;
   std::string address_;
 };
+
+// The BPF object ids process `pid` holds open, from its fdinfo: `field` is
+// "prog_id:", "map_id:" or "link_id:".
+std::set<uint32_t> HeldBpfIds(pid_t pid, const char* field);
 
 // StartProbe of tracepoint:syscalls:sys_enter_getppid filtered to this
 // process: CallGetppid(n) (events.h) then makes exactly n events.
