@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -21,7 +22,8 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/probes_file.h"
 #include "agent/daemon/version.h"
-#include "agent/probe/feature_probe.h"
+#include "agent/probe/core_btf.h"
+#include "agent/probe/feature_cache.h"
 #include "agent/probe/kernel_probe_store.h"
 #include "agent/probe/libbpf_logging.h"
 #include "common/clock.h"
@@ -71,6 +73,16 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "how long streams get to drain on SIGTERM before they are cut");
 ABSL_FLAG(int, verbosity, 0,
           "glog verbosity; 1 shows libbpf warnings, 2 debug");
+ABSL_FLAG(std::string, feature_cache, "/run/tally/kernel-features",
+          "where the kernel features probed at this boot's first start are "
+          "kept for later starts (same boot, binary and privileges); empty: "
+          "probe at every start");
+ABSL_FLAG(std::string, map_read, "auto",
+          "how probes read their key maps: auto (batches where the kernel has "
+          "them, 5.6+), batch, or walk (a key at a time, as older kernels "
+          "need); for tests and diagnosis");
+ABSL_FLAG(uint32_t, map_read_batch, 0,
+          "keys per batched map read; 0: as many as 64 KiB hold");
 
 namespace tally {
 namespace {
@@ -155,8 +167,21 @@ int Run() {
     return 1;
   }
 
+  MapReadOptions read_options;
+  if (absl::StatusOr<MapReadMethod> m =
+          ParseMapReadMethod(absl::GetFlag(FLAGS_map_read));
+      m.ok()) {
+    read_options.method = *m;
+  } else {
+    std::fprintf(stderr, "tallyd: --map_read: %s\n",
+                 std::string(m.status().message()).c_str());
+    return 2;
+  }
+  read_options.batch_keys = absl::GetFlag(FLAGS_map_read_batch);
+
   AgentIdentity identity{NodeName(), NewEpoch(), absl::Now()};
-  KernelFeatures features = ProbeKernelFeatures();
+  KernelFeatures features =
+      CachedOrProbedKernelFeatures(absl::GetFlag(FLAGS_feature_cache));
   // The probing threads parsed the kernel's BTF in their own malloc arenas;
   // give those megabytes back rather than keep them resident.
   malloc_trim(0);
@@ -168,14 +193,15 @@ int Run() {
   LOG(INFO) << "tallyd " << kAgentVersion << " on node " << identity.node
             << ", kernel " << features.release << ", epoch " << identity.epoch
             << "; attach kinds that work here: "
-            << (supported.empty() ? "none" : supported);
+            << (supported.empty() ? "none" : supported) << " ("
+            << features.source << ")";
   for (const auto& [kind, status] : features.kinds) {
     if (!status.ok()) {
       LOG(INFO) << AttachKindName(kind) << " unavailable: " << status.message();
     }
   }
 
-  KernelProbeStore store(&features);
+  KernelProbeStore store(&features, read_options);
   DaemonConfig config;
   config.identity = identity;
   config.limits = limits;
@@ -191,6 +217,9 @@ int Run() {
                  std::string(daemon.status().message()).c_str());
     return 1;
   }
+  // Off the serving path: the minimal CO-RE BTF the first probe needs
+  // (~15 ms of parsing), which a cached start has not built yet.
+  std::thread([] { (void)KernelCoreBtf(); }).detach();
   // Line 1: the API address; line 2: the health address, if any.
   const std::string& health_bound = (*daemon)->health_address();
   if (std::string ready = absl::GetFlag(FLAGS_ready_file);

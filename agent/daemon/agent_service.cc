@@ -55,6 +55,7 @@ grpc::ServerUnaryReactor* AgentService::GetInfo(
   response->set_agent_version(kAgentVersion);
   response->set_kernel_release(features_->release);
   response->set_btf_source(features_->btf_source);
+  response->set_attach_kinds_source(features_->source);
   for (const auto& [kind, status] : features_->kinds) {
     v1::AttachKindSupport* support = response->add_attach_kinds();
     support->set_kind(std::string(AttachKindName(kind)));

@@ -54,6 +54,8 @@ void PendingUpdates::PopInto(const std::string& node, const std::string& epoch,
     kc->set_count(u.counts.top_keys[i].count);
   }
   out->set_dropped_keys(u.counts.dropped_keys);
+  out->set_reclaimed(u.counts.reclaimed);
+  out->set_reclaimed_keys(u.counts.reclaimed_keys);
   out->set_mechanism(u.mechanism);
   out->set_state(ToProto(u.state));
   out->set_probe_id(u.probe_id);

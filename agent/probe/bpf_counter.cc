@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -14,6 +15,7 @@
 #include "agent/probe/attach_kinds.h"
 #include "agent/probe/bpf_errors.h"
 #include "agent/probe/core_btf.h"
+#include "agent/probe/map_layout.h"
 #include "agent/probe/privileges.h"
 #include "agent/probe/tracefs.h"
 #include "bpf/counter.h"
@@ -78,17 +80,37 @@ absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
   return OwnedLink(link);
 }
 
+// The reclaimer for `group_by` and the raw tracepoint it needs; null when
+// the grouping's keys never end.
+bpf_program* ReclaimerFor(counter_bpf* skel, GroupBy group_by,
+                       const char** tracepoint) {
+  switch (group_by) {
+    case GroupBy::kPid:
+    case GroupBy::kTgid:
+      *tracepoint = "sched_process_free";
+      return skel->progs.handle__task_free;
+    case GroupBy::kCgroup:
+      *tracepoint = "cgroup_rmdir";
+      return skel->progs.handle__cgroup_rmdir;
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace
 
 BpfCounter::BpfCounter(AttachPoint point, CounterOptions options,
-                       OwnedLink link, MapReader reader)
+                       OwnedLink link, OwnedLink reclaimer_link,
+                       std::unique_ptr<MapReader> reader)
     : point_(std::move(point)),
       options_(options),
       link_(std::move(link)),
+      reclaimer_link_(std::move(reclaimer_link)),
       reader_(std::move(reader)) {}
 
 absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
-    const AttachPoint& point, const CounterOptions& options) {
+    const AttachPoint& point, const CounterOptions& options,
+    const MapReadOptions& read_options) {
   if (options.group_by != GroupBy::kNone && options.max_keys == 0) {
     return absl::InvalidArgumentError(
         "max_keys must be at least 1 when grouping");
@@ -132,12 +154,28 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
   skel->rodata->targ_tgid = options.tgid;
   skel->rodata->targ_cgroup_id = options.cgroup_id;
   skel->rodata->group_by = static_cast<__u32>(options.group_by);
-  // Without grouping the key map is never touched; keep it minimal.
-  uint32_t max_keys = options.group_by == GroupBy::kNone ? 1 : options.max_keys;
-  if (int err = bpf_map__set_max_entries(skel->maps.keys, max_keys); err) {
+  skel->rodata->task_btf = KernelCoreBtf().current_task_btf;
+  // Without grouping the key maps are never touched; keep them minimal.
+  // Keys are as wide as what they hold; slots are rows of per-CPU entries in
+  // front of `keys` (bpf/counter.h).
+  const GroupBy group_by = options.group_by;
+  const bool grouped = group_by != GroupBy::kNone;
+  const uint32_t slot_entries = grouped ? SlotEntries(num_cpus) : 0;
+  skel->rodata->nr_cpus = slot_entries == 0 ? 0 : num_cpus;
+  const char* reclaim_tracepoint = nullptr;
+  bpf_program* reclaimer =
+      ReclaimerFor(skel.get(), group_by, &reclaim_tracepoint);
+  if (bpf_map__set_max_entries(skel->maps.keys,
+                               grouped ? options.max_keys : 1) != 0 ||
+      bpf_map__set_key_size(skel->maps.keys, KeySize(group_by)) != 0 ||
+      bpf_map__set_max_entries(skel->maps.slots, std::max(1u, slot_entries)) !=
+          0 ||
+      bpf_map__set_value_size(skel->maps.slots,
+                              sizeof(uint64_t) + KeySize(group_by)) != 0) {
     return absl::InternalError(
-        absl::StrCat("sizing the key map failed: ", ErrnoName(-err)));
+        absl::StrCat("sizing the key maps failed: ", ErrnoName(errno)));
   }
+  if (reclaimer != nullptr) bpf_program__set_autoload(reclaimer, true);
 
   if (KernelInfo(point.kind).method == AttachMethod::kBtfTarget) {
     if (int err = bpf_program__set_attach_target(prog, 0, point.target.c_str());
@@ -150,14 +188,32 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
   if (int err = counter_bpf__load(skel.get()); err) {
     return LoadError(point, -err, log);
   }
+  RETURN_IF_ERROR(StampLayout(bpf_map__fd(skel->maps.totals), num_cpus));
+  MapReader::Maps maps;
+  ASSIGN_OR_RETURN(maps.totals, DupMapFd(skel->maps.totals));
+  ASSIGN_OR_RETURN(maps.keys, DupMapFd(skel->maps.keys));
+  ASSIGN_OR_RETURN(maps.slots, DupMapFd(skel->maps.slots));
+  ASSIGN_OR_RETURN(std::unique_ptr<MapReader> reader,
+                   MapReader::Open(std::move(maps), group_by, num_cpus,
+                                   read_options));
+  // The reclaimer first: every key the counter makes is then removed when
+  // its owner ends.
+  OwnedLink reclaimer_link;
+  if (reclaimer != nullptr) {
+    bpf_link* l =
+        bpf_program__attach_raw_tracepoint(reclaimer, reclaim_tracepoint);
+    if (l == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "attaching the key reclaimer to raw tracepoint ", reclaim_tracepoint,
+          " failed: ", ErrnoName(errno)));
+    }
+    reclaimer_link.reset(l);
+  }
   ASSIGN_OR_RETURN(OwnedLink link, Attach(prog, point, options));
-  ASSIGN_OR_RETURN(ScopedFd totals, DupMapFd(skel->maps.totals));
-  ASSIGN_OR_RETURN(ScopedFd keys, DupMapFd(skel->maps.keys));
-  // The skeleton goes here; the link holds the program, the fds the maps.
+  // The skeleton goes here; the links hold the programs, the fds the maps.
   return std::unique_ptr<BpfCounter>(
       new BpfCounter(point, options, std::move(link),
-                     MapReader(std::move(totals), std::move(keys),
-                               options.group_by, num_cpus)));
+                     std::move(reclaimer_link), std::move(reader)));
 }
 
 }  // namespace tally

@@ -35,11 +35,18 @@ struct KeyCount {
   uint64_t count = 0;
 };
 
+// With grouping, every event of `total` is in exactly one of: a key's
+// count, `dropped_keys`, `reclaimed` (exact when nothing is counting; a read
+// while counting sees key counts no newer than the total).
 struct CounterSnapshot {
   uint64_t total = 0;  // events that passed the filters
   uint64_t dropped_keys =
       0;  // of those, events the full key map could not hold
-  uint64_t distinct_keys = 0;
+  // Of those, events of keys removed when their thread, process or cgroup
+  // ended, so that ended owners never crowd out live ones.
+  uint64_t reclaimed = 0;
+  uint64_t reclaimed_keys = 0;  // how many keys were removed so
+  uint64_t distinct_keys = 0;   // keys in the map (when keys were read)
   std::vector<KeyCount> top_keys;  // highest count first, then by key
 };
 
@@ -48,7 +55,8 @@ class Counter {
   // Closes what this process holds. A counter its store keeps beyond the
   // agent (pinned) goes on counting; any other detaches.
   virtual ~Counter() = default;
-  // top_n == 0 reads the totals only.
+  // top_n == 0 reads the totals only: a few syscalls whatever the key
+  // count. Otherwise also every key, formatting the top_n.
   virtual absl::StatusOr<CounterSnapshot> Read(size_t top_n) const = 0;
   // Stops counting now, pinned or not; Read() keeps working and returns the
   // final counts.

@@ -16,7 +16,8 @@ absl::StatusOr<OpenedCounter> KernelProbeStore::Open(const HookSpec& hook,
   ASSIGN_OR_RETURN(ResolvedHook resolved,
                    ResolveHook(hook, *features_, *symbols));
   ASSIGN_OR_RETURN(std::unique_ptr<BpfCounter> counter,
-                   BpfCounter::Create(resolved.point, record->options));
+                   BpfCounter::Create(resolved.point, record->options,
+                                      read_options_));
   record->attached = resolved.point;
   record->note = resolved.note;
   return OpenedCounter{std::move(counter), resolved.point, resolved.note};

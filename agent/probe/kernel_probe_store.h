@@ -7,14 +7,17 @@
 
 #include "agent/probe/counter.h"
 #include "agent/probe/kernel_features.h"
+#include "agent/probe/map_reader.h"
 
 namespace tally {
 
 class KernelProbeStore : public ProbeStore {
  public:
-  // `features` must outlive the store.
-  explicit KernelProbeStore(const KernelFeatures* features)
-      : features_(features) {}
+  // `features` must outlive the store. `read_options` choose how the
+  // counters' maps are read (map_reader.h).
+  explicit KernelProbeStore(const KernelFeatures* features,
+                            MapReadOptions read_options = {})
+      : features_(features), read_options_(read_options) {}
 
   absl::StatusOr<OpenedCounter> Open(const HookSpec& hook,
                                      ProbeRecord* record) override;
@@ -26,6 +29,7 @@ class KernelProbeStore : public ProbeStore {
 
  private:
   const KernelFeatures* const features_;
+  const MapReadOptions read_options_;
 };
 
 }  // namespace tally

@@ -106,6 +106,41 @@ TEST_F(TallydTest, GetInfoDescribesNodeKernelAndLimits) {
             0);
 }
 
+// A restart on the same boot (upgrade of config, crash) answers from the
+// first start's probe, and says so.
+TEST_F(TallydTest, RestartOnTheSameBootServesCachedKernelFeatures) {
+  const std::string cache =
+      absl::StrCat(::testing::TempDir(), "/features-", getpid());
+  auto info = [&] {
+    v1::GetInfoResponse r;
+    grpc::Status s = stub_->GetInfo(ContextWithDeadline().get(), {}, &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return r;
+  };
+  auto kinds = [](const v1::GetInfoResponse& r) {
+    std::map<std::string, std::string> out;
+    for (const auto& k : r.attach_kinds()) {
+      out[k.kind()] = k.supported() ? "yes" : k.reason();
+    }
+    return out;
+  };
+  StartAgent({"--feature_cache=" + cache});
+  v1::GetInfoResponse first = info();
+  EXPECT_TRUE(absl::StartsWith(first.attach_kinds_source(),
+                               "probed at start-up in "))
+      << first.attach_kinds_source();
+  StartAgent({"--feature_cache=" + cache});
+  v1::GetInfoResponse second = info();
+  EXPECT_TRUE(absl::StartsWith(second.attach_kinds_source(), "cached: "))
+      << second.attach_kinds_source();
+  EXPECT_THAT(second.attach_kinds_source(), HasSubstr(cache));
+  EXPECT_EQ(kinds(second), kinds(first));
+  EXPECT_THAT(agent_->Log(), HasSubstr("(cached: probed by this binary"));
+  // Without a cache every start probes.
+  StartAgent({"--feature_cache="});
+  EXPECT_TRUE(absl::StartsWith(info().attach_kinds_source(), "probed"));
+}
+
 TEST_F(TallydTest, StartCountWatchStopWithFinalUpdate) {
   v1::StartProbeResponse started;
   ASSERT_TRUE(Start(GetppidProbe("getppid"), &started).ok());

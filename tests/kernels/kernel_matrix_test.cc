@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -42,6 +43,18 @@ const std::vector<std::pair<std::string, std::string>> kRows = {
     {"fexit", "fexit"},           {"uprobe", "uprobe"},
     {"uretprobe", "uretprobe"},   {"syscall", ""},
     {"comm", ""},
+};
+
+// Rows of the key-reading rounds (scenario.sh keys_round), after the
+// probes': each map-read method, reclaiming, and the restarted agents'
+// kernel features coming from the boot's cache.
+constexpr int kThreads = 40;
+const std::vector<std::string> kReadMethods = {"batch", "walk"};
+const std::vector<std::pair<std::string, std::string>> kKeyRows = {
+    {"keys_batch", "keys by pid, batched reads (BPF_MAP_LOOKUP_BATCH)"},
+    {"keys_walk", "keys by pid, key walk (the pre-5.6 path)"},
+    {"reclaim", "ended threads' keys reclaimed, counts kept"},
+    {"feature_cache", "restart: kernel features from this boot's cache"},
 };
 
 struct Suite {
@@ -86,6 +99,81 @@ v1::AgentLine ParseLine(const std::string& json) {
   return line;
 }
 
+uint64_t Sum(const std::map<std::string, uint64_t>& m) {
+  uint64_t sum = 0;
+  for (const auto& [k, v] : m) sum += v;
+  return sum;
+}
+
+std::map<std::string, bool> Kinds(const v1::AgentLine& line) {
+  std::map<std::string, bool> out;
+  for (const auto& k : line.info().attach_kinds()) out[k.kind()] = k.supported();
+  return out;
+}
+
+// The key-reading rounds: every live thread's key holds exactly its calls
+// (read with each method); once they end, every key is reclaimed with all
+// its counts; each restart took its kernel features from the cache.
+void ParseKeyRounds(
+    const std::map<std::string, std::map<std::string, uint64_t>>& tids,
+    const std::map<std::string, v1::WatchLine>& keys_read,
+    const std::map<std::string, v1::WatchLine>& reclaimed,
+    const std::map<std::string, v1::AgentLine>& infos, Column* column) {
+  Cell& reclaim = column->cells["reclaim"];
+  Cell& cache = column->cells["feature_cache"];
+  reclaim.result = cache.result = Result::kCounted;
+  auto first = infos.find("");
+  for (const std::string& method : kReadMethods) {
+    Cell& cell = column->cells["keys_" + method];
+    auto want = tids.find(method);
+    auto got = keys_read.find(method);
+    if (want == tids.end() || want->second.size() != kThreads ||
+        got == keys_read.end()) {
+      cell.detail = absl::StrCat("no keys read with ", method);
+      reclaim.result = cache.result = Result::kWrong;
+      reclaim.detail = cache.detail = cell.detail;
+      continue;
+    }
+    std::map<std::string, uint64_t> keys;
+    for (const auto& kc : got->second.top_keys()) keys[kc.key()] = kc.count();
+    const uint64_t sum = Sum(want->second);
+    cell.result = keys == want->second && got->second.agent_total() == sum &&
+                          got->second.dropped_keys() == 0
+                      ? Result::kCounted
+                      : Result::kWrong;
+    cell.detail = absl::StrCat(keys.size(), " keys adding up to ", Sum(keys),
+                               " of ", got->second.agent_total(),
+                               "; expected ", kThreads, " adding up to ", sum);
+    auto after = reclaimed.find(method);
+    if (after == reclaimed.end() ||
+        after->second.reclaimed_keys() != kThreads ||
+        after->second.reclaimed() != sum ||
+        after->second.top_keys_size() != 0 ||
+        after->second.agent_total() != sum) {
+      reclaim.result = Result::kWrong;
+      reclaim.detail = absl::StrCat(
+          method, ": ",
+          after == reclaimed.end()
+              ? "no update"
+              : absl::StrCat(after->second.reclaimed_keys(), " keys, ",
+                             after->second.reclaimed(), " events reclaimed, ",
+                             after->second.top_keys_size(), " keys left"),
+          "; expected ", kThreads, " keys, ", sum, " events");
+    }
+    auto info = infos.find(method);
+    if (info == infos.end() || first == infos.end() ||
+        !absl::StartsWith(info->second.info().attach_kinds_source(),
+                          "cached: ") ||
+        Kinds(info->second) != Kinds(first->second)) {
+      cache.result = Result::kWrong;
+      cache.detail = absl::StrCat(
+          method, " restart: ",
+          info == infos.end() ? "no info"
+                              : info->second.info().attach_kinds_source());
+    }
+  }
+}
+
 // Reads the scenario's "@@" markers and tallyctl JSON lines into a column.
 Column Parse(const std::string& label, const std::string& output) {
   Column column;
@@ -93,6 +181,11 @@ Column Parse(const std::string& label, const std::string& output) {
   std::map<std::string, v1::AgentLine> started;
   std::map<std::string, uint64_t> totals;
   std::map<std::string, uint64_t> comm_keys;
+  // By round (read method): TID -> calls, the keys read, the reclaimed
+  // update, the restarted agent's info ("" : the first start's).
+  std::map<std::string, std::map<std::string, uint64_t>> tids;
+  std::map<std::string, v1::WatchLine> keys_read, reclaimed;
+  std::map<std::string, v1::AgentLine> infos;
   std::string section, current;
   bool done = false;
   for (absl::string_view raw : absl::StrSplit(output, '\n')) {
@@ -106,7 +199,27 @@ Column Parse(const std::string& label, const std::string& output) {
       if (section == "DONE") done = true;
       continue;
     }
+    if (absl::StartsWith(section, "TIDS_")) {
+      std::vector<std::string> words = absl::StrSplit(line, ' ');
+      uint64_t calls = 0;
+      if (words.size() == 2 && absl::SimpleAtoi(words[1], &calls)) {
+        tids[section.substr(5)][words[0]] = calls;
+      }
+      continue;
+    }
     if (line.empty() || line[0] != '{') continue;
+    if (absl::StartsWith(section, "KEYS_") ||
+        absl::StartsWith(section, "RECLAIM_")) {
+      v1::WatchLine update;
+      (void)google::protobuf::util::JsonStringToMessage(line, &update);
+      (section[0] == 'K' ? keys_read : reclaimed)[section.substr(
+          section.find('_') + 1)] = update;
+      continue;
+    }
+    if (section == "INFO" || absl::StartsWith(section, "INFO_")) {
+      infos[section == "INFO" ? "" : section.substr(5)] = ParseLine(line);
+      continue;
+    }
     if (section == "KEYS") {
       v1::WatchLine update;
       (void)google::protobuf::util::JsonStringToMessage(line, &update);
@@ -152,6 +265,7 @@ Column Parse(const std::string& label, const std::string& output) {
       }
     }
   }
+  ParseKeyRounds(tids, keys_read, reclaimed, infos, &column);
   return column;
 }
 
@@ -166,6 +280,12 @@ bool MayBeUnsupported(const Column& c, const std::string& row, bool host) {
 
 void Check(const Column& c, bool host) {
   ASSERT_EQ(c.failure, "") << c.label;
+  for (const auto& [row, label] : kKeyRows) {
+    SCOPED_TRACE(absl::StrCat(c.label, " ", label));
+    auto it = c.cells.find(row);
+    ASSERT_NE(it, c.cells.end());
+    EXPECT_EQ(it->second.result, Result::kCounted) << it->second.detail;
+  }
   for (const auto& [row, kind] : kRows) {
     const Cell& cell = c.cells.at(row);
     SCOPED_TRACE(absl::StrCat(c.label, " ", row));
@@ -232,6 +352,21 @@ std::string Matrix(const std::vector<Column>& columns) {
         absl::StrAppend(&text, " via ", it->second.mechanism);
       }
       absl::StrAppend(&out, " ", text, " |");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  for (const auto& [row, label] : kKeyRows) {
+    absl::StrAppend(&out, "| ", label, " |");
+    for (const Column& c : columns) {
+      auto it = c.cells.find(row);
+      absl::StrAppend(&out, " ",
+                      !c.failure.empty()     ? "run failed"
+                      : it == c.cells.end()  ? "-"
+                      : it->second.result == Result::kCounted
+                          ? std::string(row == "feature_cache" ? "yes"
+                                                               : "exact")
+                          : CellText(it->second),
+                      " |");
     }
     absl::StrAppend(&out, "\n");
   }
@@ -320,11 +455,13 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
     for (auto& [suite, future] : runs) {
       ::tally::testing::RunResult r = future.get();
       Column column = Parse(suite->label, r.out);
-      if (!column.failure.empty() || ::testing::Test::HasFailure()) {
+      const bool failed_before = ::testing::Test::HasFailure();
+      Check(column, /*host=*/false);
+      if (!column.failure.empty() ||
+          (::testing::Test::HasFailure() && !failed_before)) {
         std::cout << "---- " << suite->label << " console ----\n"
                   << r.out << r.err << "\n";
       }
-      Check(column, /*host=*/false);
       columns.push_back(std::move(column));
     }
     std::system(("rm -rf " + work).c_str());

@@ -1,7 +1,7 @@
 #!/bin/sh
 # One kernel-matrix column: start tallyd, use tallyctl to start one probe of
 # every kind on a helper process, make exactly N events of each, list the
-# totals, shut down. Runs as the VMs' init payload and on the host; prints
+# totals, shut down; then read per-thread keys with each map-read method. Runs as the VMs' init payload and on the host; prints
 # "@@" marker lines and tallyctl's JSON lines for kernel_matrix_test.
 #
 # Environment: TALLYD, TALLYCTL, EVENTS (absolute paths), N, RUNDIR.
@@ -64,4 +64,52 @@ ctl watch comm --top 3 --interval 1s --for 10s | grep '"kind":"UPDATE"' | head -
 kill -TERM "$agent"
 wait "$agent"
 echo "@@AGENT_EXIT $?"
+
+# Key reading, once per method (batches: BPF_MAP_LOOKUP_BATCH, 5.6+; the
+# walk: what older kernels need), each by a restarted tallyd whose kernel
+# features come from the cache the first start wrote. A probe grouped by
+# thread counts T helper threads making known numbers of getpid() calls:
+# their keys are read while they live, then reclaimed once they end.
+T=40
+wait_file() {
+  i=0
+  while [ ! -e "$1" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+}
+keys_round() {
+  method=$1
+  shift
+  rm -f "$RUNDIR/ready" "$RUNDIR/threads.ready" "$RUNDIR/tids"
+  "$TALLYD" --listen="$sock" --ready_file="$RUNDIR/ready" --node_name=matrix \
+    --map_read="$method" "$@" 2>"$RUNDIR/tallyd.log" &
+  agent=$!
+  wait_file "$RUNDIR/ready"
+  echo "@@INFO_$method"
+  ctl info
+  "$EVENTS" threads "$T" "$RUNDIR/threads.ready" "$RUNDIR/tids" &
+  helper=$!
+  wait_file "$RUNDIR/threads.ready"
+  ctl start tracepoint:syscalls:sys_enter_getpid --name keys --pid "$helper" \
+    --group-by pid >/dev/null
+  kill -USR1 "$helper"
+  wait_file "$RUNDIR/tids"
+  echo "@@TIDS_$method"
+  cat "$RUNDIR/tids"
+  echo "@@KEYS_$method"
+  ctl watch keys --top 100 --interval 1s --for 10s | grep '"kind":"UPDATE"' | head -1
+  kill -USR1 "$helper"
+  wait "$helper"
+  # Threads are freed an RCU grace period after they end.
+  i=0
+  while [ $i -lt 30 ]; do
+    line=$(ctl watch keys --top 100 --interval 1s --for 1s | grep '"kind":"UPDATE"' | head -1)
+    case "$line" in *"\"reclaimed_keys\":\"$T\""*) break ;; esac
+    i=$((i + 1))
+  done
+  echo "@@RECLAIM_$method"
+  echo "$line"
+  kill -TERM "$agent"
+  wait "$agent"
+}
+keys_round batch --map_read_batch=7
+keys_round walk
 echo "@@DONE"

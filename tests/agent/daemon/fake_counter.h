@@ -26,6 +26,7 @@ struct FakeCounterState {
   bool detached ABSL_GUARDED_BY(mu) = false;
   bool destroyed ABSL_GUARDED_BY(mu) = false;
   int reads ABSL_GUARDED_BY(mu) = 0;
+  int key_reads ABSL_GUARDED_BY(mu) = 0;  // reads asking for top keys
   // Counts read after Detach(): a final read must come after it.
   int reads_after_detach ABSL_GUARDED_BY(mu) = 0;
   absl::Status read_error ABSL_GUARDED_BY(mu);
@@ -53,6 +54,7 @@ class FakeCounter : public Counter {
   absl::StatusOr<CounterSnapshot> Read(size_t top_n) const override {
     absl::MutexLock lock(&state_->mu);
     ++state_->reads;
+    if (top_n > 0) ++state_->key_reads;
     if (state_->detached) ++state_->reads_after_detach;
     if (!state_->read_error.ok()) return state_->read_error;
     CounterSnapshot snap;

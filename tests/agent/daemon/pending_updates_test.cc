@@ -134,5 +134,22 @@ TEST(PendingUpdatesTest, TopKeysAreCutToTheStreamsTopN) {
   EXPECT_EQ(out.top_keys(0).key(), "0");
 }
 
+// What the keys do not hold is still accounted for: dropped and reclaimed.
+TEST(PendingUpdatesTest, CarriesDroppedAndReclaimedCounts) {
+  PendingUpdates p(kStreamStart);
+  CountUpdate u = Update("a", 1, 1, 100);
+  u.counts.top_keys.push_back({"7", 60});
+  u.counts.dropped_keys = 15;
+  u.counts.reclaimed = 25;
+  u.counts.reclaimed_keys = 3;
+  p.Offer(u);
+  v1::WatchCountsResponse out = Pop(p);
+  EXPECT_EQ(out.dropped_keys(), 15u);
+  EXPECT_EQ(out.reclaimed(), 25u);
+  EXPECT_EQ(out.reclaimed_keys(), 3u);
+  EXPECT_EQ(out.top_keys(0).count() + out.dropped_keys() + out.reclaimed(),
+            out.total());
+}
+
 }  // namespace
 }  // namespace tally
