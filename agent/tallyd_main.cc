@@ -26,6 +26,7 @@
 #include "agent/probe/feature_cache.h"
 #include "agent/probe/kernel_probe_store.h"
 #include "agent/probe/libbpf_logging.h"
+#include "agent/probe/pin_root.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "glog/logging.h"
@@ -46,6 +47,13 @@ ABSL_FLAG(std::string, health_listen, "",
           "also serve only grpc.health.v1 here, in plaintext (HOST:PORT), for "
           "Kubernetes' native gRPC probes, which cannot present a client "
           "certificate; the Agent API never listens here");
+ABSL_FLAG(std::string, pin_dir, "/sys/fs/bpf/tally",
+          "where probes are pinned so they outlive the agent: a restarted "
+          "tallyd re-adopts them, counts intact (bpffs; mounted at "
+          "/sys/fs/bpf when missing). Empty: probes end with the agent");
+ABSL_FLAG(bool, uninstall, false,
+          "remove every probe pinned in --pin_dir (detaching its programs) "
+          "and the directory itself, then exit; with no tallyd running");
 ABSL_FLAG(std::string, probes_file, "",
           "a YAML file of probes this agent runs (a ConfigMap in Kubernetes): "
           "reconciled at start and whenever it changes; a bad file is "
@@ -140,6 +148,37 @@ int CheckProbesFile(const std::string& path) {
   return 0;
 }
 
+// tallyd --uninstall: everything tally left in the kernel goes.
+int Uninstall(const std::string& pin_dir) {
+  if (pin_dir.empty()) {
+    std::fprintf(stderr, "tallyd --uninstall: --pin_dir is empty\n");
+    return 1;
+  }
+  if (access(pin_dir.c_str(), F_OK) != 0) {
+    std::printf("nothing pinned: %s does not exist\n", pin_dir.c_str());
+    return 0;
+  }
+  absl::StatusOr<std::unique_ptr<PinRoot>> root = PinRoot::Open(pin_dir);
+  if (!root.ok()) {
+    std::fprintf(stderr, "tallyd --uninstall: %s\n",
+                 std::string(root.status().message()).c_str());
+    return 1;
+  }
+  std::vector<std::string> removed;
+  absl::Status s = (*root)->RemoveAll(&removed);
+  for (const std::string& name : removed) {
+    std::printf("removed probe %s\n", name.c_str());
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "tallyd --uninstall: %s\n",
+                 std::string(s.message()).c_str());
+    return 1;
+  }
+  std::printf("removed %s: no tally program, link or map is left there\n",
+              pin_dir.c_str());
+  return 0;
+}
+
 int Run() {
   ListenConfig listen;
   listen.address = absl::GetFlag(FLAGS_listen);
@@ -160,10 +199,11 @@ int Run() {
   }
   if (absl::GetFlag(FLAGS_shutdown_grace) < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_shutdown_grace) > absl::Minutes(10)) {
-    std::fprintf(stderr,
-                 "tallyd: --shutdown_grace=%s is out of range; allowed: 0 to "
-                 "10m\n",
-                 absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str());
+    std::fprintf(
+        stderr,
+        "tallyd: --shutdown_grace=%s is out of range; allowed: 0 to "
+        "10m\n",
+        absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str());
     return 1;
   }
 
@@ -201,8 +241,32 @@ int Run() {
     }
   }
 
-  KernelProbeStore store(&features, read_options);
+  std::unique_ptr<PinRoot> pins;
+  std::string pin_dir = absl::GetFlag(FLAGS_pin_dir);
+  std::vector<std::string> startup_warnings;
+  if (!pin_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<PinRoot>> root = PinRoot::Open(pin_dir);
+    if (absl::IsAlreadyExists(root.status())) {
+      // Two agents on one node's probes would take them from each other.
+      std::fprintf(stderr, "tallyd: %s\n",
+                   std::string(root.status().message()).c_str());
+      return 1;
+    }
+    if (root.ok()) {
+      pins = *std::move(root);
+    } else {
+      // Serving without durability beats not serving: said loudly.
+      startup_warnings.push_back(absl::StrCat(
+          "probes will not outlive this agent: ", root.status().message(),
+          " (--pin_dir= runs without pinning and without this warning)"));
+      LOG(WARNING) << startup_warnings.back();
+      pin_dir.clear();
+    }
+  }
+  KernelProbeStore store(&features, read_options, std::move(pins));
   DaemonConfig config;
+  config.pin_dir = pin_dir;
+  config.startup_warnings = std::move(startup_warnings);
   config.identity = identity;
   config.limits = limits;
   config.listen = listen;
@@ -273,6 +337,9 @@ int main(int argc, char** argv) {
   if (std::string check = absl::GetFlag(FLAGS_check_probes_file);
       !check.empty()) {
     return tally::CheckProbesFile(check);
+  }
+  if (absl::GetFlag(FLAGS_uninstall)) {
+    return tally::Uninstall(absl::GetFlag(FLAGS_pin_dir));
   }
   return tally::Run();
 }

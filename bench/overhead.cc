@@ -104,10 +104,10 @@ std::string Ns(double v) { return absl::StrFormat("%.1f", v); }
 
 // Run time and count the kernel has recorded for the program behind `link`
 // (kernel.bpf_stats while enabled).
-std::pair<uint64_t, uint64_t> ProgStats(bpf_link* link) {
+std::pair<uint64_t, uint64_t> ProgStats(int link_fd) {
   bpf_link_info link_info = {};
   uint32_t len = sizeof(link_info);
-  if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0)
+  if (bpf_obj_get_info_by_fd(link_fd, &link_info, &len) != 0)
     return {0, 0};
   int fd = bpf_prog_get_fd_by_id(link_info.prog_id);
   if (fd < 0) return {0, 0};
@@ -120,12 +120,12 @@ std::pair<uint64_t, uint64_t> ProgStats(bpf_link* link) {
 
 // ns per program run, from the kernel's own accounting: the program's cost
 // alone, without the hook's and without the loop's noise.
-std::optional<double> InProgramNs(bpf_link* link, int iterations) {
+std::optional<double> InProgramNs(int link_fd, int iterations) {
   int stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (stats < 0) return std::nullopt;
-  auto [t0, n0] = ProgStats(link);
+  auto [t0, n0] = ProgStats(link_fd);
   for (int i = 0; i < iterations; ++i) syscall(SYS_getppid);
-  auto [t1, n1] = ProgStats(link);
+  auto [t1, n1] = ProgStats(link_fd);
   close(stats);
   if (n1 <= n0) return std::nullopt;
   return static_cast<double>(t1 - t0) / (n1 - n0);
@@ -155,8 +155,8 @@ Measurements MeasureAll(const BenchContext& ctx,
   std::vector<double> bare_samples;
   std::map<std::string, std::vector<double>> in_prog;
   double bare_now = 0;
-  auto measure_prog = [&](const std::string& key, bpf_link* link) {
-    if (auto ns = InProgramNs(link, ctx.iterations / 4))
+  auto measure_prog = [&](const std::string& key, int link_fd) {
+    if (auto ns = InProgramNs(link_fd, ctx.iterations / 4))
       in_prog[key].push_back(*ns);
   };
   auto measure_bare = [&] {
@@ -174,7 +174,7 @@ Measurements MeasureAll(const BenchContext& ctx,
       measure_bare();
       if (auto empty = EmptyProbe::Attach(m.point)) {
         measure(name + "/empty");
-        measure_prog(name + "/empty", empty->link());
+        measure_prog(name + "/empty", bpf_link__fd(empty->link()));
       }
       std::vector<GroupBy> configs = {GroupBy::kNone};
       configs.insert(configs.end(), Groupings().begin(), Groupings().end());
@@ -189,7 +189,7 @@ Measurements MeasureAll(const BenchContext& ctx,
           continue;
         }
         measure(absl::StrCat(name, "/", GroupByName(g)));
-        measure_prog(absl::StrCat(name, "/", GroupByName(g)), (*probe)->link());
+        measure_prog(absl::StrCat(name, "/", GroupByName(g)), (*probe)->link_fd());
       }
       if (have_bpftrace && !m.bpftrace.empty()) {
         measure_bare();

@@ -56,7 +56,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
   // Before serving: a client must never see the probes missing.
   d->service_.SetPinDir(d->config_.pin_dir);
-  d->service_.SetWarnings(d->manager_.Adopt());
+  std::vector<std::string> warnings = d->config_.startup_warnings;
+  for (std::string& w : d->manager_.Adopt()) warnings.push_back(std::move(w));
+  d->service_.SetWarnings(std::move(warnings));
   if (!d->config_.probes_file.empty()) {
     ASSIGN_OR_RETURN(
         d->declared_,

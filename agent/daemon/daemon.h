@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -35,6 +36,8 @@ struct DaemonConfig {
   std::string health_listen;
   // Where the store pins probes (reported in GetInfo); empty: not durable.
   std::string pin_dir;
+  // Problems found before the daemon started, for GetInfo's warnings.
+  std::vector<std::string> startup_warnings;
   // The declared probe set to converge to and watch; empty: none.
   std::string probes_file;
   // A procfs of the host's PID namespace, for checking requested pids.

@@ -1,5 +1,6 @@
 #include "agent/probe/bpf_counter.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/types.h>
@@ -51,7 +52,8 @@ static_assert(static_cast<uint32_t>(GroupBy::kNone) == TALLY_GROUP_NONE &&
 // nothing in the kernel.
 void ReleaseKernelBtf(bpf_object* obj) {
   bpf_program* prog;
-  bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
+  bpf_object__for_each_program(prog, obj)
+      bpf_program__set_autoload(prog, false);
   bpf_map* map;
   bpf_object__for_each_map(map, obj) bpf_map__set_autocreate(map, false);
   (void)bpf_object__load(obj);
@@ -62,6 +64,30 @@ absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
   if (fd < 0) {
     return absl::ResourceExhaustedError(
         absl::StrCat("duplicating a map fd failed: ", ErrnoName(errno)));
+  }
+  return ScopedFd(fd);
+}
+
+// Pin names inside a probe's directory.
+constexpr char kLinkPin[] = "link";
+constexpr char kReclaimerPin[] = "reclaimer";
+constexpr const char* kMapPins[] = {"totals", "keys", "slots"};
+
+std::string PinPath(const std::string& dir, const char* name) {
+  return absl::StrCat(dir, "/", name);
+}
+
+// Pins `fd` at `path`; false where the kernel cannot pin that link (a perf
+// event attached without a BPF link, before Linux 5.15).
+bool TryPin(int fd, const std::string& path) {
+  return fd >= 0 && bpf_obj_pin(fd, path.c_str()) == 0;
+}
+
+absl::StatusOr<ScopedFd> OpenPin(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("opening ", path, ": ", ErrnoName(errno)));
   }
   return ScopedFd(fd);
 }
@@ -83,7 +109,7 @@ absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
 // The reclaimer for `group_by` and the raw tracepoint it needs; null when
 // the grouping's keys never end.
 bpf_program* ReclaimerFor(counter_bpf* skel, GroupBy group_by,
-                       const char** tracepoint) {
+                          const char** tracepoint) {
   switch (group_by) {
     case GroupBy::kPid:
     case GroupBy::kTgid:
@@ -99,8 +125,8 @@ bpf_program* ReclaimerFor(counter_bpf* skel, GroupBy group_by,
 
 }  // namespace
 
-BpfCounter::BpfCounter(AttachPoint point, CounterOptions options,
-                       OwnedLink link, OwnedLink reclaimer_link,
+BpfCounter::BpfCounter(AttachPoint point, CounterOptions options, HeldLink link,
+                       HeldLink reclaimer_link,
                        std::unique_ptr<MapReader> reader)
     : point_(std::move(point)),
       options_(options),
@@ -108,9 +134,49 @@ BpfCounter::BpfCounter(AttachPoint point, CounterOptions options,
       reclaimer_link_(std::move(reclaimer_link)),
       reader_(std::move(reader)) {}
 
+void BpfCounter::Detach() {
+  if (!pins_dir_.empty()) {
+    // A pinned link outlives its fd: the pin goes first.
+    unlink(PinPath(pins_dir_, kLinkPin).c_str());
+    unlink(PinPath(pins_dir_, kReclaimerPin).c_str());
+  }
+  link_.Reset();
+  reclaimer_link_.Reset();
+}
+
+absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Adopt(
+    const std::string& dir, const AttachPoint& point,
+    const CounterOptions& options, const MapReadOptions& read_options) {
+  const int num_cpus = libbpf_num_possible_cpus();
+  if (num_cpus < 1) {
+    return absl::FailedPreconditionError("cannot count possible CPUs");
+  }
+  ASSIGN_OR_RETURN(ScopedFd link, OpenPin(PinPath(dir, kLinkPin)));
+  MapReader::Maps maps;
+  ASSIGN_OR_RETURN(maps.totals, OpenPin(PinPath(dir, kMapPins[0])));
+  ASSIGN_OR_RETURN(maps.keys, OpenPin(PinPath(dir, kMapPins[1])));
+  ASSIGN_OR_RETURN(maps.slots, OpenPin(PinPath(dir, kMapPins[2])));
+  absl::StatusOr<std::unique_ptr<MapReader>> reader = MapReader::Open(
+      std::move(maps), options.group_by, num_cpus, read_options);
+  if (!reader.ok()) {
+    return absl::FailedPreconditionError(reader.status().message());
+  }
+  HeldLink reclaimer;
+  if (absl::StatusOr<ScopedFd> fd = OpenPin(PinPath(dir, kReclaimerPin));
+      fd.ok()) {
+    reclaimer = HeldLink(*std::move(fd));
+  }
+  std::unique_ptr<BpfCounter> counter(
+      new BpfCounter(point, options, HeldLink(std::move(link)),
+                     std::move(reclaimer), *std::move(reader)));
+  counter->links_pinned_ = true;
+  counter->pins_dir_ = dir;
+  return counter;
+}
+
 absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
     const AttachPoint& point, const CounterOptions& options,
-    const MapReadOptions& read_options) {
+    const MapReadOptions& read_options, const CounterPins& pins) {
   if (options.group_by != GroupBy::kNone && options.max_keys == 0) {
     return absl::InvalidArgumentError(
         "max_keys must be at least 1 when grouping");
@@ -176,6 +242,18 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
         absl::StrCat("sizing the key maps failed: ", ErrnoName(errno)));
   }
   if (reclaimer != nullptr) bpf_program__set_autoload(reclaimer, true);
+  if (pins.reuse_maps) {
+    // The maps an earlier agent pinned: the counts go on in them.
+    bpf_map* maps[] = {skel->maps.totals, skel->maps.keys, skel->maps.slots};
+    for (size_t i = 0; i < std::size(maps); ++i) {
+      ASSIGN_OR_RETURN(ScopedFd fd, OpenPin(PinPath(pins.dir, kMapPins[i])));
+      if (bpf_map__reuse_fd(maps[i], fd.get()) != 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("reusing the pinned map ", kMapPins[i],
+                         " failed: ", ErrnoName(errno)));
+      }
+    }
+  }
 
   if (KernelInfo(point.kind).method == AttachMethod::kBtfTarget) {
     if (int err = bpf_program__set_attach_target(prog, 0, point.target.c_str());
@@ -188,14 +266,16 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
   if (int err = counter_bpf__load(skel.get()); err) {
     return LoadError(point, -err, log);
   }
-  RETURN_IF_ERROR(StampLayout(bpf_map__fd(skel->maps.totals), num_cpus));
+  if (!pins.reuse_maps) {
+    RETURN_IF_ERROR(StampLayout(bpf_map__fd(skel->maps.totals), num_cpus));
+  }
   MapReader::Maps maps;
   ASSIGN_OR_RETURN(maps.totals, DupMapFd(skel->maps.totals));
   ASSIGN_OR_RETURN(maps.keys, DupMapFd(skel->maps.keys));
   ASSIGN_OR_RETURN(maps.slots, DupMapFd(skel->maps.slots));
-  ASSIGN_OR_RETURN(std::unique_ptr<MapReader> reader,
-                   MapReader::Open(std::move(maps), group_by, num_cpus,
-                                   read_options));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<MapReader> reader,
+      MapReader::Open(std::move(maps), group_by, num_cpus, read_options));
   // The reclaimer first: every key the counter makes is then removed when
   // its owner ends.
   OwnedLink reclaimer_link;
@@ -203,17 +283,43 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
     bpf_link* l =
         bpf_program__attach_raw_tracepoint(reclaimer, reclaim_tracepoint);
     if (l == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "attaching the key reclaimer to raw tracepoint ", reclaim_tracepoint,
-          " failed: ", ErrnoName(errno)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("attaching the key reclaimer to raw tracepoint ",
+                       reclaim_tracepoint, " failed: ", ErrnoName(errno)));
     }
     reclaimer_link.reset(l);
   }
   ASSIGN_OR_RETURN(OwnedLink link, Attach(prog, point, options));
   // The skeleton goes here; the links hold the programs, the fds the maps.
-  return std::unique_ptr<BpfCounter>(
-      new BpfCounter(point, options, std::move(link),
-                     std::move(reclaimer_link), std::move(reader)));
+  std::unique_ptr<BpfCounter> counter(
+      new BpfCounter(point, options, HeldLink(std::move(link)),
+                     HeldLink(std::move(reclaimer_link)), std::move(reader)));
+  if (!pins.dir.empty()) {
+    if (!pins.reuse_maps) {
+      const int fds[] = {counter->reader_->totals_fd(),
+                         counter->reader_->keys_fd(),
+                         counter->reader_->slots_fd()};
+      for (size_t i = 0; i < std::size(fds); ++i) {
+        if (bpf_obj_pin(fds[i], PinPath(pins.dir, kMapPins[i]).c_str()) != 0) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("pinning the ", kMapPins[i], " map in ", pins.dir,
+                           " failed: ", ErrnoName(errno)));
+        }
+      }
+    }
+    counter->links_pinned_ =
+        TryPin(counter->link_.fd(), PinPath(pins.dir, kLinkPin));
+    if (counter->links_pinned_ && counter->reclaimer_link_.held()) {
+      // Where the counting link is pinned the reclaimer must go on too.
+      if (!TryPin(counter->reclaimer_link_.fd(),
+                  PinPath(pins.dir, kReclaimerPin))) {
+        unlink(PinPath(pins.dir, kLinkPin).c_str());
+        counter->links_pinned_ = false;
+      }
+    }
+    counter->pins_dir_ = pins.dir;
+  }
+  return counter;
 }
 
 }  // namespace tally

@@ -116,7 +116,7 @@ absl::StatusOr<std::unique_ptr<PinRoot>> PinRoot::Open(
         absl::StrCat("opening ", root, " failed: ", ErrnoName(errno)));
   }
   if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(
+    return absl::AlreadyExistsError(
         absl::StrCat("another tallyd keeps its probes in ", root,
                      "; stop it first, or give this agent its own --pin_dir"));
   }

@@ -25,9 +25,9 @@ namespace tally {
 class PinRoot {
  public:
   // Mounts bpffs at /sys/fs/bpf if `root` is there and nothing is mounted
-  // yet, creates `root`, and locks it: one agent per root.
-  // FAILED_PRECONDITION saying what to do when bpffs is missing or another
-  // agent holds the root.
+  // yet, creates `root`, and locks it: one agent per root. ALREADY_EXISTS
+  // when another agent holds the root; FAILED_PRECONDITION saying what to
+  // do when bpffs is missing or the root cannot be made.
   static absl::StatusOr<std::unique_ptr<PinRoot>> Open(const std::string& root);
 
   const std::string& path() const { return path_; }

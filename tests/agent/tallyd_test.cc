@@ -391,7 +391,17 @@ TEST_F(TallydTest, ProbeAndWatcherLimitsAreResourceExhausted) {
   for (auto& c : contexts) c->TryCancel();
 }
 
+// An agent without pinning (--pin_dir=): its probes end with it. (A durable
+// agent's outlive it: tallyd_durable_test.)
 TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
+  agent_.reset();
+  AgentProcess::Options ephemeral;
+  ephemeral.pin_dir = "-";
+  ephemeral.args = {"--pin_dir="};
+  auto agent = AgentProcess::Start(ephemeral);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  agent_ = *std::move(agent);
+  stub_ = agent_->NewStub();
   v1::StartProbeResponse resp;
   ASSERT_TRUE(Start(GetppidProbe("one"), &resp).ok());
   v1::StartProbeRequest two = GetppidProbe("two");

@@ -213,7 +213,12 @@ function checkReferences(objects) {
     if (!v.hostPath) continue;
     const mount = (container.volumeMounts || []).find((m) => m.name === v.name);
     if (!mount) fail('daemonset.yaml', `hostPath volume ${v.name} is not mounted`);
-    else if (mount.readOnly !== true) {
+    else if (v.hostPath.path === '/sys/fs/bpf') {
+      // The one writable host path: probes are pinned there.
+      if (mount.mountPath !== '/sys/fs/bpf') {
+        fail('daemonset.yaml', 'the host bpffs must be mounted at /sys/fs/bpf');
+      }
+    } else if (mount.readOnly !== true) {
       fail('daemonset.yaml', `hostPath volume ${v.name} must be mounted readOnly`);
     }
   }

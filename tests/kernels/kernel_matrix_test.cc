@@ -37,11 +37,16 @@ constexpr uint64_t kEvents = 1000;
 
 // Rows: scenario probe name, and the attach kind its errors name.
 const std::vector<std::pair<std::string, std::string>> kRows = {
-    {"tracepoint", "tracepoint"}, {"rawtracepoint", "raw_tp"},
-    {"tp_btf", "tp_btf"},         {"kprobe", "kprobe"},
-    {"kretprobe", "kretprobe"},   {"fentry", "fentry"},
-    {"fexit", "fexit"},           {"uprobe", "uprobe"},
-    {"uretprobe", "uretprobe"},   {"syscall", ""},
+    {"tracepoint", "tracepoint"},
+    {"rawtracepoint", "raw_tp"},
+    {"tp_btf", "tp_btf"},
+    {"kprobe", "kprobe"},
+    {"kretprobe", "kretprobe"},
+    {"fentry", "fentry"},
+    {"fexit", "fexit"},
+    {"uprobe", "uprobe"},
+    {"uretprobe", "uretprobe"},
+    {"syscall", ""},
     {"comm", ""},
 };
 
@@ -57,6 +62,16 @@ const std::vector<std::pair<std::string, std::string>> kKeyRows = {
     {"feature_cache", "restart: kernel features from this boot's cache"},
 };
 
+// Rows of the durable round: each kind pinned, then N events before, N
+// during and N after an agent's kill -9 and restart.
+const std::vector<std::pair<std::string, std::string>> kPinRows = {
+    {"tracepoint", "tracepoint"}, {"rawtracepoint", "raw_tp"},
+    {"tp_btf", "tp_btf"},         {"kprobe", "kprobe"},
+    {"kretprobe", "kretprobe"},   {"fentry", "fentry"},
+    {"fexit", "fexit"},           {"uprobe", "uprobe"},
+    {"uretprobe", "uretprobe"},   {"comm", ""},
+};
+
 struct Suite {
   const char* name;
   const char* label;
@@ -67,7 +82,9 @@ const Suite kSuites[] = {
     {"trixie", "Debian 13 (6.12)"},
 };
 
-enum class Result { kCounted, kUnsupported, kWrong };
+// kGap: re-adopted with the window it could not count reported (the kernel
+// cannot pin that kind of link).
+enum class Result { kCounted, kUnsupported, kWrong, kGap };
 
 struct Cell {
   Result result = Result::kWrong;
@@ -107,7 +124,8 @@ uint64_t Sum(const std::map<std::string, uint64_t>& m) {
 
 std::map<std::string, bool> Kinds(const v1::AgentLine& line) {
   std::map<std::string, bool> out;
-  for (const auto& k : line.info().attach_kinds()) out[k.kind()] = k.supported();
+  for (const auto& k : line.info().attach_kinds())
+    out[k.kind()] = k.supported();
   return out;
 }
 
@@ -142,8 +160,8 @@ void ParseKeyRounds(
                       ? Result::kCounted
                       : Result::kWrong;
     cell.detail = absl::StrCat(keys.size(), " keys adding up to ", Sum(keys),
-                               " of ", got->second.agent_total(),
-                               "; expected ", kThreads, " adding up to ", sum);
+                               " of ", got->second.agent_total(), "; expected ",
+                               kThreads, " adding up to ", sum);
     auto after = reclaimed.find(method);
     if (after == reclaimed.end() ||
         after->second.reclaimed_keys() != kThreads ||
@@ -174,6 +192,62 @@ void ParseKeyRounds(
   }
 }
 
+// The durable round: a pinned link counts all 3N (downtime included); an
+// unpinnable one is re-attached to its maps and counts 2N, with the window
+// reported; anything else is wrong.
+void ParsePinRound(const std::map<std::string, v1::AgentLine>& pinned,
+                   const std::map<std::string, v1::Probe>& readopted,
+                   const std::map<std::string, uint64_t>& comm_keys,
+                   Column* column) {
+  for (const auto& [row, kind] : kPinRows) {
+    Cell& cell = column->cells["pin_" + row];
+    auto start = pinned.find(row);
+    if (start == pinned.end()) {
+      cell.detail = "no start result";
+      continue;
+    }
+    if (!start->second.error().empty()) {
+      cell.detail = start->second.error();
+      if (!kind.empty() &&
+          absl::StrContains(cell.detail,
+                            absl::StrCat("cannot attach ", kind))) {
+        cell.result = Result::kUnsupported;
+      }
+      continue;
+    }
+    auto it = readopted.find(row);
+    if (it == readopted.end()) {
+      cell.detail = "not listed after the restart";
+      continue;
+    }
+    const v1::Probe& p = it->second;
+    cell.mechanism = p.attached();
+    const bool same =
+        p.readopted() && p.probe_id() == start->second.probe().probe_id();
+    if (same && p.uncounted_size() == 0 && p.total() == 3 * kEvents) {
+      cell.result = Result::kCounted;
+    } else if (same && p.uncounted_size() == 1 && p.total() == 2 * kEvents) {
+      cell.result = Result::kGap;
+    }
+    cell.detail =
+        absl::StrCat(p.total(), " of ", 3 * kEvents, ", ", p.uncounted_size(),
+                     " uncounted window(s); ", p.continuity());
+    if (row == "comm" && cell.result != Result::kWrong) {
+      // The helper renames itself (task_rename events) after its first
+      // getppid() calls: the first round is under its binary's name, later
+      // ones under the names it took. Keys carried over add up to the total.
+      auto first = comm_keys.find("tally-events");
+      if (first == comm_keys.end() || first->second != kEvents ||
+          Sum(comm_keys) != p.total()) {
+        cell.result = Result::kWrong;
+        cell.detail = absl::StrCat(
+            "key tally-events=", first == comm_keys.end() ? 0 : first->second,
+            ", keys add up to ", Sum(comm_keys), " of ", p.total());
+      }
+    }
+  }
+}
+
 // Reads the scenario's "@@" markers and tallyctl JSON lines into a column.
 Column Parse(const std::string& label, const std::string& output) {
   Column column;
@@ -186,6 +260,10 @@ Column Parse(const std::string& label, const std::string& output) {
   std::map<std::string, std::map<std::string, uint64_t>> tids;
   std::map<std::string, v1::WatchLine> keys_read, reclaimed;
   std::map<std::string, v1::AgentLine> infos;
+  // The durable round: start results, the re-adopted listing, comm keys.
+  std::map<std::string, v1::AgentLine> pinned;
+  std::map<std::string, v1::Probe> readopted;
+  std::map<std::string, uint64_t> readopted_keys;
   std::string section, current;
   bool done = false;
   for (absl::string_view raw : absl::StrSplit(output, '\n')) {
@@ -194,8 +272,11 @@ Column Parse(const std::string& label, const std::string& output) {
       std::vector<std::string> words = absl::StrSplit(line.substr(2), ' ');
       section = words[0];
       if (section == "KERNEL" && words.size() > 1) column.release = words[1];
-      if (section == "KPROBE_PMU") column.kprobe_pmu = words.size() > 1 && words[1] == "yes";
-      if (section == "START" && words.size() > 1) current = words[1];
+      if (section == "KPROBE_PMU")
+        column.kprobe_pmu = words.size() > 1 && words[1] == "yes";
+      if ((section == "START" || section == "PIN") && words.size() > 1) {
+        current = words[1];
+      }
       if (section == "DONE") done = true;
       continue;
     }
@@ -212,23 +293,36 @@ Column Parse(const std::string& label, const std::string& output) {
         absl::StartsWith(section, "RECLAIM_")) {
       v1::WatchLine update;
       (void)google::protobuf::util::JsonStringToMessage(line, &update);
-      (section[0] == 'K' ? keys_read : reclaimed)[section.substr(
-          section.find('_') + 1)] = update;
+      (section[0] == 'K' ? keys_read
+                         : reclaimed)[section.substr(section.find('_') + 1)] =
+          update;
       continue;
     }
     if (section == "INFO" || absl::StartsWith(section, "INFO_")) {
       infos[section == "INFO" ? "" : section.substr(5)] = ParseLine(line);
       continue;
     }
-    if (section == "KEYS") {
+    if (section == "KEYS" || section == "READOPTED_KEYS") {
       v1::WatchLine update;
       (void)google::protobuf::util::JsonStringToMessage(line, &update);
-      for (const auto& kc : update.top_keys()) comm_keys[kc.key()] = kc.count();
+      for (const auto& kc : update.top_keys()) {
+        (section == "KEYS" ? comm_keys : readopted_keys)[kc.key()] = kc.count();
+      }
+      continue;
+    }
+    if (section == "PIN") {
+      pinned[current] = ParseLine(line);
+      continue;
+    }
+    if (section == "READOPTED") {
+      v1::AgentLine parsed = ParseLine(line);
+      readopted[parsed.probe().name()] = parsed.probe();
       continue;
     }
     v1::AgentLine parsed = ParseLine(line);
     if (section == "START") started[current] = parsed;
-    if (section == "LIST") totals[parsed.probe().name()] = parsed.probe().total();
+    if (section == "LIST")
+      totals[parsed.probe().name()] = parsed.probe().total();
   }
   if (!done) {
     column.failure = "the scenario did not finish (see the test log)";
@@ -246,7 +340,8 @@ Column Parse(const std::string& label, const std::string& output) {
       cell.detail = start.error();
       if (!kind.empty() &&
           absl::StartsWith(start.error(), "FAILED_PRECONDITION") &&
-          absl::StrContains(start.error(), absl::StrCat("cannot attach ", kind))) {
+          absl::StrContains(start.error(),
+                            absl::StrCat("cannot attach ", kind))) {
         cell.result = Result::kUnsupported;
       }
       continue;
@@ -257,7 +352,8 @@ Column Parse(const std::string& label, const std::string& output) {
     cell.detail = absl::StrCat(total);
     if (row == "comm") {
       // Every call came from the helper, named after its binary.
-      uint64_t keyed = comm_keys.count("tally-events") ? comm_keys["tally-events"] : 0;
+      uint64_t keyed =
+          comm_keys.count("tally-events") ? comm_keys["tally-events"] : 0;
       if (keyed != kEvents || comm_keys.size() != 1) {
         cell.result = Result::kWrong;
         cell.detail = absl::StrCat("key tally-events=", keyed, " of ",
@@ -266,6 +362,7 @@ Column Parse(const std::string& label, const std::string& output) {
     }
   }
   ParseKeyRounds(tids, keys_read, reclaimed, infos, &column);
+  ParsePinRound(pinned, readopted, readopted_keys, &column);
   return column;
 }
 
@@ -298,8 +395,24 @@ void Check(const Column& c, bool host) {
             << cell.detail;
         break;
       case Result::kWrong:
+      case Result::kGap:
         ADD_FAILURE() << "wrong: " << cell.detail << " (expected " << kEvents
                       << ")";
+        break;
+    }
+  }
+  for (const auto& [row, kind] : kPinRows) {
+    const Cell& cell = c.cells.at("pin_" + row);
+    SCOPED_TRACE(absl::StrCat(c.label, " durable ", row));
+    switch (cell.result) {
+      case Result::kCounted:
+      case Result::kGap:
+        break;
+      case Result::kUnsupported:
+        EXPECT_TRUE(MayBeUnsupported(c, row, host)) << cell.detail;
+        break;
+      case Result::kWrong:
+        ADD_FAILURE() << "wrong: " << cell.detail;
         break;
     }
   }
@@ -322,6 +435,8 @@ std::string CellText(const Cell& cell) {
       return "not supported";
     case Result::kWrong:
       return absl::StrCat("WRONG (", cell.detail, ")");
+    case Result::kGap:
+      return "re-adopted, gap reported";
   }
   return "?";
 }
@@ -344,7 +459,7 @@ std::string Matrix(const std::vector<Column>& columns) {
                     " |");
     for (const Column& c : columns) {
       auto it = c.cells.find(row);
-      std::string text = !c.failure.empty() ? "run failed"
+      std::string text = !c.failure.empty()    ? "run failed"
                          : it == c.cells.end() ? "-"
                                                : CellText(it->second);
       if (row == "syscall" && it != c.cells.end() &&
@@ -359,12 +474,27 @@ std::string Matrix(const std::vector<Column>& columns) {
     absl::StrAppend(&out, "| ", label, " |");
     for (const Column& c : columns) {
       auto it = c.cells.find(row);
+      absl::StrAppend(
+          &out, " ",
+          !c.failure.empty()    ? "run failed"
+          : it == c.cells.end() ? "-"
+          : it->second.result == Result::kCounted
+              ? std::string(row == "feature_cache" ? "yes" : "exact")
+              : CellText(it->second),
+          " |");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  for (const auto& [row, kind] : kPinRows) {
+    absl::StrAppend(&out, "| durable ", row == "comm" ? "group by comm" : row,
+                    ": kill -9, restart |");
+    for (const Column& c : columns) {
+      auto it = c.cells.find("pin_" + row);
       absl::StrAppend(&out, " ",
-                      !c.failure.empty()     ? "run failed"
-                      : it == c.cells.end()  ? "-"
+                      !c.failure.empty()    ? "run failed"
+                      : it == c.cells.end() ? "-"
                       : it->second.result == Result::kCounted
-                          ? std::string(row == "feature_cache" ? "yes"
-                                                               : "exact")
+                          ? std::string("re-adopted, downtime counted")
                           : CellText(it->second),
                       " |");
     }
@@ -374,11 +504,13 @@ std::string Matrix(const std::vector<Column>& columns) {
   for (const Column& c : columns) {
     for (const auto& [row, cell] : c.cells) {
       if (cell.result == Result::kUnsupported) {
-        absl::StrAppend(&notes, "- ", c.label, ", ", row, ": ", cell.detail, "\n");
+        absl::StrAppend(&notes, "- ", c.label, ", ", row, ": ", cell.detail,
+                        "\n");
       }
     }
   }
-  if (!notes.empty()) absl::StrAppend(&out, "\nThe agent's own words:\n\n", notes);
+  if (!notes.empty())
+    absl::StrAppend(&out, "\nThe agent's own words:\n\n", notes);
   return out;
 }
 
@@ -406,8 +538,8 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
     std::string cmd = absl::StrCat(
         "TALLYD=", RunfilePath("agent/tallyd"),
         " TALLYCTL=", RunfilePath("client/tallyctl"),
-        " EVENTS=", RunfilePath("tests/kernels/tally-events"),
-        " N=", kEvents, " RUNDIR=", rundir, " sh ",
+        " EVENTS=", RunfilePath("tests/kernels/tally-events"), " N=", kEvents,
+        " RUNDIR=", rundir, " PINS=/sys/fs/bpf/tally-matrix-", getpid(), " sh ",
         RunfilePath("tests/kernels/scenario.sh"));
     ::tally::testing::RunResult r =
         ::tally::testing::Run({"sh", "-c", cmd}, absl::Minutes(5));
@@ -421,7 +553,8 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
   // The Debian kernels, booted concurrently (software emulation).
   std::string qemu = "qemu-system-x86_64";
   if (std::system(("command -v " + qemu + " >/dev/null").c_str()) != 0) {
-    Missing("qemu-system-x86_64 is not installed (scripts/setup.sh installs it)");
+    Missing(
+        "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)");
   } else {
     std::string work = ::tally::testing::MakeTempDir();
     std::string initrd = work + "/initrd.gz";
@@ -434,9 +567,12 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
         absl::Minutes(2));
     ASSERT_EQ(packed.exit_code, 0) << packed.err;
 
-    std::vector<std::pair<const Suite*, std::future<::tally::testing::RunResult>>> runs;
+    std::vector<
+        std::pair<const Suite*, std::future<::tally::testing::RunResult>>>
+        runs;
     for (const Suite& suite : kSuites) {
-      std::string vmlinuz = absl::StrCat(CacheDir(), "/", suite.name, "/vmlinuz");
+      std::string vmlinuz =
+          absl::StrCat(CacheDir(), "/", suite.name, "/vmlinuz");
       if (access(vmlinuz.c_str(), R_OK) != 0) {
         Missing(absl::StrCat("no ", suite.name, " kernel at ", vmlinuz,
                              "; run tests/kernels/fetch-kernels.sh"));
@@ -444,10 +580,27 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
       }
       runs.emplace_back(&suite, std::async(std::launch::async, [=] {
         return ::tally::testing::Run(
-            {qemu, "-machine", "accel=tcg", "-cpu", "max", "-smp", "1", "-m",
-             "1024", "-kernel", vmlinuz, "-initrd", initrd, "-append",
+            {qemu,
+             "-machine",
+             "accel=tcg",
+             "-cpu",
+             "max",
+             "-smp",
+             "1",
+             "-m",
+             "1024",
+             "-kernel",
+             vmlinuz,
+             "-initrd",
+             initrd,
+             "-append",
              absl::StrCat("console=ttyS0 quiet panic=-1 tally.n=", kEvents),
-             "-display", "none", "-serial", "stdio", "-monitor", "none",
+             "-display",
+             "none",
+             "-serial",
+             "stdio",
+             "-monitor",
+             "none",
              "-no-reboot"},
             absl::Minutes(8));
       }));

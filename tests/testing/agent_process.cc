@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -53,12 +53,21 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(
   const std::string ready = agent->dir_ + "/ready";
   std::vector<std::string> argv = options.wrapper;
   argv.push_back(options.binary.empty() ? RunfilePath("agent/tallyd")
-                                       : options.binary);
+                                        : options.binary);
   if (options.unix_socket) {
     argv.push_back(absl::StrCat("--listen=unix:", agent->dir_, "/tallyd.sock"));
   }
   argv.push_back("--ready_file=" + ready);
   argv.push_back("--node_name=" + options.node_name);
+  // Tests run in parallel: each agent pins in its own directory, removed
+  // with it, unless the test manages one (restarts) itself.
+  if (options.pin_dir.empty()) {
+    agent->owned_pin_dir_ = absl::StrCat(
+        "/sys/fs/bpf/", std::filesystem::path(agent->dir_).filename().string());
+    argv.push_back("--pin_dir=" + agent->owned_pin_dir_);
+  } else if (options.pin_dir != "-") {
+    argv.push_back("--pin_dir=" + options.pin_dir);
+  }
   for (const std::string& arg : options.args) argv.push_back(arg);
 
   pid_t pid = fork();
@@ -103,6 +112,9 @@ AgentProcess::~AgentProcess() {
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
+  // Unpins whatever this agent left: nothing of a test stays attached.
+  if (!owned_pin_dir_.empty())
+    std::filesystem::remove_all(owned_pin_dir_, ignored);
 }
 
 std::shared_ptr<grpc::Channel> AgentProcess::NewChannel() const {

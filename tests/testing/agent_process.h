@@ -38,6 +38,10 @@ class AgentProcess {
     std::string node_name = "test-node";
     // The tallyd to run; empty: the runfile agent/tallyd.
     std::string binary;
+    // --pin_dir: empty, a directory of this agent's own under /sys/fs/bpf,
+    // removed with it; "-": tallyd's own default (or the args' flag);
+    // otherwise this one, which the test cleans up (for restarts).
+    std::string pin_dir;
   };
 
   static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(Options options);
@@ -65,6 +69,7 @@ class AgentProcess {
   bool exited_ = false;
   std::string dir_;
   std::string address_;
+  std::string owned_pin_dir_;
 };
 
 // The BPF object ids process `pid` holds open, from its fdinfo: `field` is

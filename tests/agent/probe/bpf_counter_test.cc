@@ -518,7 +518,7 @@ TEST_F(BpfCounterTest, DestroyingTheProbeDetachesIt) {
   ASSERT_OK(probe);
   bpf_link_info info = {};
   uint32_t len = sizeof(info);
-  ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_link__fd((*probe)->link()), &info, &len),
+  ASSERT_EQ(bpf_obj_get_info_by_fd((*probe)->link_fd(), &info, &len),
             0);
   ASSERT_NE(info.prog_id, 0u);
   int fd = bpf_prog_get_fd_by_id(info.prog_id);

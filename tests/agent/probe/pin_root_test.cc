@@ -39,7 +39,7 @@ TEST_F(PinRootTest, OneAgentPerRoot) {
   absl::StatusOr<std::unique_ptr<PinRoot>> first = PinRoot::Open(root_);
   ASSERT_OK(first.status());
   EXPECT_THAT(PinRoot::Open(root_),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
+              StatusIs(absl::StatusCode::kAlreadyExists,
                        HasSubstr("another tallyd keeps its probes in")));
   first->reset();
   EXPECT_OK(PinRoot::Open(root_).status());
