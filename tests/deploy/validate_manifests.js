@@ -179,7 +179,9 @@ function labelsMatch(selector, labels) {
 // Checks between objects: the things a typo would silently break.
 function checkReferences(objects) {
   const byKind = (kind) => objects.filter((o) => o.doc.kind === kind);
-  const daemonsets = byKind('DaemonSet');
+  // The agents' DaemonSet; examples/ may hold others (uninstalling).
+  const daemonsets = byKind('DaemonSet').filter(
+    (o) => !o.file.startsWith(`examples${path.sep}`));
   if (daemonsets.length !== 1) {
     fail('deploy/kubernetes', `expected one DaemonSet, found ${daemonsets.length}`);
     return;
