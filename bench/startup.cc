@@ -62,7 +62,8 @@ SectionResult RunStartup(const BenchContext& ctx) {
       "probes down off the serving path); \"restart on the same boot\" "
       "reading what the first start stored, with an empty pin directory; "
       "\"re-adopting 64 pinned probes\": the same, with 64 probes (half "
-      "tracepoint, half raw_tp) an earlier agent left pinned.");
+      "tracepoint on getppid, half raw_tp on task_rename) an earlier agent left "
+      "pinned.");
   s.header = {"tallyd", "p50 ms", "max ms", "runs"};
   auto row = [&](const std::string& what, const std::vector<double>& v) {
     s.rows.push_back(
