@@ -16,7 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/probe/feature_probe.h"
-#include "agent/probe/kernel_counter_opener.h"
+#include "agent/probe/kernel_probe_store.h"
 #include "agent/probe/libbpf_logging.h"
 #include "common/group_by.h"
 #include "common/hook_spec.h"
@@ -51,8 +51,11 @@ int Run(const std::string& hook) {
   options.group_by = *group_by;
 
   KernelFeatures features = ProbeKernelFeatures();
-  absl::StatusOr<OpenedCounter> probe =
-      KernelCounterOpener(&features)(*spec, options);
+  KernelProbeStore store(&features);  // not durable: ends with tallycount
+  ProbeRecord record;
+  record.name = "tallycount";
+  record.options = options;
+  absl::StatusOr<OpenedCounter> probe = store.Open(*spec, &record);
   if (!probe.ok()) {
     std::fprintf(stderr, "tallycount: %s\n", probe.status().ToString().c_str());
     return 1;

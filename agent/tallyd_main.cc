@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -19,11 +20,15 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/daemon/daemon.h"
+#include "agent/daemon/probes_file.h"
 #include "agent/daemon/version.h"
-#include "agent/probe/feature_probe.h"
-#include "agent/probe/kernel_counter_opener.h"
+#include "agent/probe/core_btf.h"
+#include "agent/probe/feature_cache.h"
+#include "agent/probe/kernel_probe_store.h"
 #include "agent/probe/libbpf_logging.h"
+#include "agent/probe/pin_root.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(std::string, listen, "unix:/run/tally/tallyd.sock",
@@ -42,6 +47,25 @@ ABSL_FLAG(std::string, health_listen, "",
           "also serve only grpc.health.v1 here, in plaintext (HOST:PORT), for "
           "Kubernetes' native gRPC probes, which cannot present a client "
           "certificate; the Agent API never listens here");
+ABSL_FLAG(std::string, pin_dir, "/sys/fs/bpf/tally",
+          "where probes are pinned so they outlive the agent: a restarted "
+          "tallyd re-adopts them, counts intact (bpffs; mounted at "
+          "/sys/fs/bpf when missing). Empty: probes end with the agent");
+ABSL_FLAG(bool, uninstall, false,
+          "remove every probe pinned in --pin_dir (detaching its programs) "
+          "and the directory itself, then exit; with no tallyd running");
+ABSL_FLAG(std::string, probes_file, "",
+          "a YAML file of probes this agent runs (a ConfigMap in Kubernetes): "
+          "reconciled at start and whenever it changes; a bad file is "
+          "reported and the last good set keeps running");
+ABSL_FLAG(std::string, check_probes_file, "",
+          "check a probes file (YAML) as --probes_file would read it, print "
+          "FILE:LINE problems or how many probes it declares, and exit (0: "
+          "valid); for CI and ConfigMap changes");
+ABSL_FLAG(std::string, host_proc, "/proc",
+          "the host's /proc, for pids in requests, which are the host's: "
+          "/proc unless tallyd runs in its own PID namespace (a pod without "
+          "hostPID), where the DaemonSet mounts the host's at /host/proc");
 ABSL_FLAG(std::string, ready_file, "",
           "once serving, write the listening address here (for scripts and "
           "tests that bind port 0)");
@@ -57,6 +81,16 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "how long streams get to drain on SIGTERM before they are cut");
 ABSL_FLAG(int, verbosity, 0,
           "glog verbosity; 1 shows libbpf warnings, 2 debug");
+ABSL_FLAG(std::string, feature_cache, "/run/tally/kernel-features",
+          "where the kernel features probed at this boot's first start are "
+          "kept for later starts (same boot, binary and privileges); empty: "
+          "probe at every start");
+ABSL_FLAG(std::string, map_read, "auto",
+          "how probes read their key maps: auto (batches where the kernel has "
+          "them, 5.6+), batch, or walk (a key at a time, as older kernels "
+          "need); for tests and diagnosis");
+ABSL_FLAG(uint32_t, map_read_batch, 0,
+          "keys per batched map read; 0: as many as 64 KiB hold");
 
 namespace tally {
 namespace {
@@ -93,6 +127,58 @@ bool WriteReadyFile(const std::string& path, const std::string& address) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// tallyd --check_probes_file=FILE: the file as a running agent would read
+// it, without loading anything.
+int CheckProbesFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
+    return 1;
+  }
+  AgentLimits limits;
+  HostPids host_pids(absl::GetFlag(FLAGS_host_proc));
+  absl::StatusOr<std::vector<DeclaredConfig>> declared =
+      ParseProbesFile(*text, path, limits, NodeName(), host_pids);
+  if (!declared.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 std::string(declared.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s: %zu probe(s), valid\n", path.c_str(), declared->size());
+  return 0;
+}
+
+// tallyd --uninstall: everything tally left in the kernel goes.
+int Uninstall(const std::string& pin_dir) {
+  if (pin_dir.empty()) {
+    std::fprintf(stderr, "tallyd --uninstall: --pin_dir is empty\n");
+    return 1;
+  }
+  if (access(pin_dir.c_str(), F_OK) != 0) {
+    std::printf("nothing pinned: %s does not exist\n", pin_dir.c_str());
+    return 0;
+  }
+  absl::StatusOr<std::unique_ptr<PinRoot>> root = PinRoot::Open(pin_dir);
+  if (!root.ok()) {
+    std::fprintf(stderr, "tallyd --uninstall: %s\n",
+                 std::string(root.status().message()).c_str());
+    return 1;
+  }
+  std::vector<std::string> removed;
+  absl::Status s = (*root)->RemoveAll(&removed);
+  for (const std::string& name : removed) {
+    std::printf("removed probe %s\n", name.c_str());
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "tallyd --uninstall: %s\n",
+                 std::string(s.message()).c_str());
+    return 1;
+  }
+  std::printf("removed %s: no tally program, link or map is left there\n",
+              pin_dir.c_str());
+  return 0;
+}
+
 int Run() {
   ListenConfig listen;
   listen.address = absl::GetFlag(FLAGS_listen);
@@ -107,9 +193,35 @@ int Run() {
   limits.max_keys = absl::GetFlag(FLAGS_max_keys);
   limits.default_keys = std::min(limits.default_keys, limits.max_keys);
   limits.min_interval = absl::GetFlag(FLAGS_min_interval);
+  if (absl::Status s = ValidateLimits(limits); !s.ok()) {
+    std::fprintf(stderr, "tallyd: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_shutdown_grace) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_shutdown_grace) > absl::Minutes(10)) {
+    std::fprintf(
+        stderr,
+        "tallyd: --shutdown_grace=%s is out of range; allowed: 0 to "
+        "10m\n",
+        absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str());
+    return 1;
+  }
+
+  MapReadOptions read_options;
+  if (absl::StatusOr<MapReadMethod> m =
+          ParseMapReadMethod(absl::GetFlag(FLAGS_map_read));
+      m.ok()) {
+    read_options.method = *m;
+  } else {
+    std::fprintf(stderr, "tallyd: --map_read: %s\n",
+                 std::string(m.status().message()).c_str());
+    return 2;
+  }
+  read_options.batch_keys = absl::GetFlag(FLAGS_map_read_batch);
 
   AgentIdentity identity{NodeName(), NewEpoch(), absl::Now()};
-  KernelFeatures features = ProbeKernelFeatures();
+  KernelFeatures features =
+      CachedOrProbedKernelFeatures(absl::GetFlag(FLAGS_feature_cache));
   // The probing threads parsed the kernel's BTF in their own malloc arenas;
   // give those megabytes back rather than keep them resident.
   malloc_trim(0);
@@ -121,27 +233,57 @@ int Run() {
   LOG(INFO) << "tallyd " << kAgentVersion << " on node " << identity.node
             << ", kernel " << features.release << ", epoch " << identity.epoch
             << "; attach kinds that work here: "
-            << (supported.empty() ? "none" : supported);
+            << (supported.empty() ? "none" : supported) << " ("
+            << features.source << ")";
   for (const auto& [kind, status] : features.kinds) {
     if (!status.ok()) {
       LOG(INFO) << AttachKindName(kind) << " unavailable: " << status.message();
     }
   }
 
+  std::unique_ptr<PinRoot> pins;
+  std::string pin_dir = absl::GetFlag(FLAGS_pin_dir);
+  std::vector<std::string> startup_warnings;
+  if (!pin_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<PinRoot>> root = PinRoot::Open(pin_dir);
+    if (absl::IsAlreadyExists(root.status())) {
+      // Two agents on one node's probes would take them from each other.
+      std::fprintf(stderr, "tallyd: %s\n",
+                   std::string(root.status().message()).c_str());
+      return 1;
+    }
+    if (root.ok()) {
+      pins = *std::move(root);
+    } else {
+      // Serving without durability beats not serving: said loudly.
+      startup_warnings.push_back(absl::StrCat(
+          "probes will not outlive this agent: ", root.status().message(),
+          " (--pin_dir= runs without pinning and without this warning)"));
+      LOG(WARNING) << startup_warnings.back();
+      pin_dir.clear();
+    }
+  }
+  KernelProbeStore store(&features, read_options, std::move(pins));
   DaemonConfig config;
+  config.pin_dir = pin_dir;
+  config.startup_warnings = std::move(startup_warnings);
   config.identity = identity;
   config.limits = limits;
   config.listen = listen;
   config.health_listen = absl::GetFlag(FLAGS_health_listen);
+  config.host_proc = absl::GetFlag(FLAGS_host_proc);
+  config.probes_file = absl::GetFlag(FLAGS_probes_file);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
-      Daemon::Start(std::move(config), &features,
-                    KernelCounterOpener(&features), Clock::Real());
+      Daemon::Start(std::move(config), &features, &store, Clock::Real());
   if (!daemon.ok()) {
     std::fprintf(stderr, "tallyd: %s\n",
                  std::string(daemon.status().message()).c_str());
     return 1;
   }
+  // Off the serving path: the minimal CO-RE BTF the first probe needs
+  // (~15 ms of parsing), which a cached start has not built yet.
+  std::thread([] { (void)KernelCoreBtf(); }).detach();
   // Line 1: the API address; line 2: the health address, if any.
   const std::string& health_bound = (*daemon)->health_address();
   if (std::string ready = absl::GetFlag(FLAGS_ready_file);
@@ -162,7 +304,11 @@ int Run() {
   sigwait(&signals, &signo);
   LOG(INFO) << "received " << strsignal(signo) << ", shutting down";
 
-  (*daemon)->Shutdown();
+  if (absl::Status s = (*daemon)->Shutdown(); !s.ok()) {
+    LOG(WARNING) << "stopped without waiting for gRPC: " << s.message()
+                 << "; no probe remains attached";
+    _exit(0);
+  }
   LOG(INFO) << "stopped; no probe remains attached";
   return 0;
 }
@@ -188,5 +334,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A client vanishing mid-write must not kill the agent.
   signal(SIGPIPE, SIG_IGN);
+  if (std::string check = absl::GetFlag(FLAGS_check_probes_file);
+      !check.empty()) {
+    return tally::CheckProbesFile(check);
+  }
+  if (absl::GetFlag(FLAGS_uninstall)) {
+    return tally::Uninstall(absl::GetFlag(FLAGS_pin_dir));
+  }
   return tally::Run();
 }

@@ -15,6 +15,11 @@ struct BenchContext {
   int iterations = 1000000;  // syscalls per overhead measurement
   std::string tallyd;
   std::string tallyctl;
+  // main's binaries, for "before" columns in the same run; empty: none.
+  std::string before_tallyd;
+  std::string before_bench;
+  std::vector<int> cpus;   // the hot-path loop runs pinned to each in turn
+  int read_window_s = 10;  // read-path measurement window per row
   // Another tallyctl (e.g. main's) to measure beside this one; empty: none.
   std::string tallyctl_before;
   std::string standin_fleet;  // //tests/testing:standin_fleet
@@ -49,6 +54,8 @@ SectionResult RunControlPlane(const BenchContext& ctx);
 SectionResult RunFootprint(const BenchContext& ctx);
 // Fan-out and watch: two sections.
 std::vector<SectionResult> RunFleet(const BenchContext& ctx);
+SectionResult RunReadPath(const BenchContext& ctx);
+SectionResult RunStartup(const BenchContext& ctx);
 
 std::string RenderMarkdown(const std::vector<SectionResult>& results,
                            const BenchContext& ctx);

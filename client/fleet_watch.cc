@@ -276,6 +276,8 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
   line.set_state(u.state());
   *line.mutable_top_keys() = u.top_keys();
   line.set_dropped_keys(u.dropped_keys());
+  line.set_reclaimed(u.reclaimed());
+  line.set_reclaimed_keys(u.reclaimed_keys());
   line.set_mechanism(u.mechanism());
   line.set_agent_total(u.total());
   view.last_line_total = view.total();

@@ -25,6 +25,26 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+absl::StatusOr<absl::Duration> ValidDurationFromProto(
+    const google::protobuf::Duration& d, absl::string_view field) {
+  constexpr int64_t kMaxSeconds = 315'576'000'000;  // 10,000 years
+  constexpr int32_t kNanosPerSecond = 1'000'000'000;
+  if (d.seconds() > kMaxSeconds || d.seconds() < -kMaxSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " of ", d.seconds(),
+        " seconds is not a valid Duration: at most 315,576,000,000 seconds "
+        "either way"));
+  }
+  if (d.nanos() >= kNanosPerSecond || d.nanos() <= -kNanosPerSecond ||
+      (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is not a valid Duration (seconds ", d.seconds(), ", nanos ",
+        d.nanos(), "): nanos must be within +-999,999,999 and have the sign "
+        "of seconds"));
+  }
+  return FromProto(d);
+}
+
 v1::GroupBy ToProto(GroupBy group_by) {
   switch (group_by) {
     case GroupBy::kNone:

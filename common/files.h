@@ -8,6 +8,9 @@
 
 namespace tally {
 
+// NOT_FOUND when `path` does not exist, PERMISSION_DENIED when it may not
+// be read, FAILED_PRECONDITION otherwise (a directory, an I/O error); the
+// message names the path and the reason.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 }  // namespace tally

@@ -1,5 +1,6 @@
 #include "common/hook_spec.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/quote.h"
 
 namespace tally {
 namespace {
@@ -55,18 +57,22 @@ absl::Status CheckName(absl::string_view spec, absl::string_view what,
                        absl::string_view value, bool allow_dot) {
   if (value.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("hook '", spec, "': the ", what, " is empty"));
+        absl::StrCat("hook ", Quote(spec), ": the ", what, " is empty"));
   }
-  for (char c : value) {
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
     if (c == '*' || c == '?' || c == '[' || c == '{') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("hook '", spec, "': wildcards are not supported in the ",
-                       what, " '", value, "'; name exactly one"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "hook ", Quote(spec), ": wildcards are not supported in the ", what,
+          " ", Quote(value), "; name exactly one"));
     }
     if (!IsSymbolChar(c) || (c == '.' && !allow_dot)) {
+      // The whole character, not one byte of it: messages stay UTF-8.
+      const size_t len =
+          std::max<size_t>(1, Utf8SequenceLength(value.substr(i)));
       return absl::InvalidArgumentError(absl::StrCat(
-          "hook '", spec, "': invalid character '", absl::string_view(&c, 1),
-          "' in the ", what, " '", value, "'"));
+          "hook ", Quote(spec), ": invalid character ",
+          Quote(value.substr(i, len)), " in the ", what, " ", Quote(value)));
     }
   }
   return absl::OkStatus();
@@ -74,8 +80,8 @@ absl::Status CheckName(absl::string_view spec, absl::string_view what,
 
 absl::Status WrongPartCount(absl::string_view spec, absl::string_view type,
                             absl::string_view shape) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("hook '", spec, "': ", type, " takes the form ", shape));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "hook ", Quote(spec), ": ", type, " takes the form ", shape));
 }
 
 }  // namespace
@@ -108,10 +114,16 @@ absl::StatusOr<HookSpec> ParseHookSpec(absl::string_view spec) {
     return absl::InvalidArgumentError(
         absl::StrCat("the hook is empty; ", kSyntaxHelp));
   }
+  if (spec.size() > kMaxHookLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hook ", Quote(spec), " is longer than ", kMaxHookLength,
+                     " bytes (a binary path of PATH_MAX and a symbol name)"));
+  }
   size_t colon = spec.find(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "hook '", spec, "' has no probe type before a ':'; ", kSyntaxHelp));
+    return absl::InvalidArgumentError(
+        absl::StrCat("hook ", Quote(spec), " has no probe type before a ':'; ",
+                     kSyntaxHelp));
   }
   absl::string_view type = spec.substr(0, colon);
   absl::string_view rest = spec.substr(colon + 1);
@@ -120,8 +132,9 @@ absl::StatusOr<HookSpec> ParseHookSpec(absl::string_view spec) {
     if (p.name == type) prefix = &p;
   }
   if (prefix == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "hook '", spec, "': unknown probe type '", type, "'; ", kSyntaxHelp));
+    return absl::InvalidArgumentError(
+        absl::StrCat("hook ", Quote(spec), ": unknown probe type ", Quote(type),
+                     "; ", kSyntaxHelp));
   }
 
   HookSpec out;
@@ -131,10 +144,10 @@ absl::StatusOr<HookSpec> ParseHookSpec(absl::string_view spec) {
     }
     if (absl::StartsWith(rest, "sys_")) {
       return absl::InvalidArgumentError(
-          absl::StrCat("hook '", spec,
-                       "': name the syscall without the sys_ prefix, as in "
+          absl::StrCat("hook ", Quote(spec),
+                       ": name the syscall without the sys_ prefix, as in "
                        "syscall:",
-                       rest.substr(4)));
+                       Quote(rest.substr(4))));
     }
     if (absl::Status s = CheckName(spec, "syscall name", rest, false);
         !s.ok()) {
@@ -185,7 +198,7 @@ absl::StatusOr<HookSpec> ParseHookSpec(absl::string_view spec) {
       absl::string_view symbol = rest.substr(last + 1);
       if (binary.empty()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("hook '", spec, "': the binary path is empty"));
+            absl::StrCat("hook ", Quote(spec), ": the binary path is empty"));
       }
       if (absl::Status s = CheckName(spec, "symbol", symbol, true); !s.ok()) {
         return s;

@@ -8,6 +8,7 @@
 #ifndef TALLY_COMMON_HOOK_SPEC_H_
 #define TALLY_COMMON_HOOK_SPEC_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -37,6 +38,9 @@ struct HookSpec {
 
   std::string ToSpec() const;
 };
+
+// Longest accepted spec: a uprobe's PATH_MAX path plus a symbol name.
+inline constexpr size_t kMaxHookLength = 4096 + 512;
 
 // INVALID_ARGUMENT naming the bad part when `spec` is malformed. Existence of
 // the event, function or binary is not checked here (see hook_resolver.h).

@@ -1,7 +1,10 @@
 #include "common/probe_name.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/quote.h"
 
 namespace tally {
 namespace {
@@ -28,14 +31,17 @@ std::string DefaultProbeName(const std::string& hook_spec) {
 absl::Status ValidateProbeName(const std::string& name) {
   if (name.empty() || name.size() > kMaxProbeNameLength) {
     return absl::InvalidArgumentError(
-        absl::StrCat("probe name '", name, "' must be 1 to ",
+        absl::StrCat("probe name ", Quote(name), " must be 1 to ",
                      kMaxProbeNameLength, " characters long"));
   }
-  for (char c : name) {
-    if (!IsNameChar(c)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("probe name '", name, "' has '", std::string(1, c),
-                       "'; use letters, digits, '_', '.' and '-'"));
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!IsNameChar(name[i])) {
+      // The whole character, not one byte of it: messages stay UTF-8.
+      absl::string_view rest = absl::string_view(name).substr(i);
+      const size_t len = std::max<size_t>(1, Utf8SequenceLength(rest));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "probe name ", Quote(name), " has ", Quote(rest.substr(0, len)),
+          "; use letters, digits, '_', '.' and '-'"));
     }
   }
   return absl::OkStatus();

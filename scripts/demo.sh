@@ -14,12 +14,16 @@ dir=$(mktemp -d /tmp/tally-demo-XXXXXX)
 sock="unix:$dir/tallyd.sock"
 ctl() { $SUDO ./bazel-bin/client/tallyctl --agents "$sock" "$@"; }
 
+# Its own pin directory: the demo's probes must not mix with a real
+# agent's, and are uninstalled at the end.
+pins=/sys/fs/bpf/tally-demo
 $SUDO ./bazel-bin/agent/tallyd --listen="$sock" --ready_file="$dir/ready" \
-  --node_name="$(hostname)" 2>"$dir/tallyd.log" &
+  --node_name="$(hostname)" --pin_dir="$pins" 2>"$dir/tallyd.log" &
 agent=$!
 cleanup() {
   $SUDO kill -TERM "$agent" 2>/dev/null || true
   wait "$agent" 2>/dev/null || true
+  $SUDO ./bazel-bin/agent/tallyd --uninstall --pin_dir="$pins" >/dev/null || true
   $SUDO rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -7,9 +7,10 @@ set -euo pipefail
 PACKAGES=(
   # build
   bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms
-  clang llvm libbpf-dev bpftool
+  clang llvm libclang-rt-14-dev libbpf-dev bpftool
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libyaml-cpp-dev
   # tests and demo
   iproute2 libcap2-bin procps openssl util-linux
   # kernel matrix: boot Debian kernels with an initramfs of the built binaries

@@ -23,12 +23,30 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
 AgentService::AgentService(AgentIdentity identity,
                            const KernelFeatures* features,
                            const AgentLimits& limits, ProbeManager* manager,
-                           Sampler* sampler)
+                           Sampler* sampler, const HostPids* host_pids,
+                           Clock* clock)
     : identity_(std::move(identity)),
       features_(features),
       limits_(limits),
       manager_(manager),
-      sampler_(sampler) {}
+      sampler_(sampler),
+      host_pids_(host_pids),
+      clock_(clock) {}
+
+void AgentService::SetPinDir(std::string pin_dir) {
+  absl::MutexLock lock(&mu_);
+  pin_dir_ = std::move(pin_dir);
+}
+
+void AgentService::SetWarnings(std::vector<std::string> warnings) {
+  absl::MutexLock lock(&mu_);
+  warnings_ = std::move(warnings);
+}
+
+void AgentService::SetDeclaredProbes(const DeclaredProbes* declared) {
+  absl::MutexLock lock(&mu_);
+  declared_ = declared;
+}
 
 grpc::ServerUnaryReactor* AgentService::GetInfo(
     grpc::CallbackServerContext* context, const v1::GetInfoRequest* /*request*/,
@@ -37,6 +55,7 @@ grpc::ServerUnaryReactor* AgentService::GetInfo(
   response->set_agent_version(kAgentVersion);
   response->set_kernel_release(features_->release);
   response->set_btf_source(features_->btf_source);
+  response->set_attach_kinds_source(features_->source);
   for (const auto& [kind, status] : features_->kinds) {
     v1::AttachKindSupport* support = response->add_attach_kinds();
     support->set_kind(std::string(AttachKindName(kind)));
@@ -50,6 +69,13 @@ grpc::ServerUnaryReactor* AgentService::GetInfo(
   limits->set_max_top_n(limits_.max_top_n);
   ToProto(limits_.min_interval, limits->mutable_min_interval());
   response->set_epoch(identity_.epoch);
+  {
+    absl::MutexLock lock(&mu_);
+    response->set_pin_dir(pin_dir_);
+    for (const std::string& w : warnings_) response->add_warnings(w);
+    if (declared_ != nullptr)
+      declared_->FillStatus(response->mutable_probes_file());
+  }
   ToProto(identity_.start_time, response->mutable_start_time());
   return FinishNow(context, absl::OkStatus());
 }
@@ -58,18 +84,21 @@ grpc::ServerUnaryReactor* AgentService::StartProbe(
     grpc::CallbackServerContext* context, const v1::StartProbeRequest* request,
     v1::StartProbeResponse* response) {
   absl::StatusOr<ProbeConfig> config =
-      ValidateStartRequest(*request, limits_, identity_.node);
+      ValidateStartRequest(*request, limits_, identity_.node, *host_pids_);
   if (!config.ok()) return FinishNow(context, config.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   response->set_node(identity_.node);
-  manager_->Start(*std::move(config),
-                  [reactor, response](absl::StatusOr<StartResult> result) {
-                    if (result.ok()) {
-                      ToProto(result->info, response->mutable_probe());
-                      response->set_created(result->created);
-                    }
-                    reactor->Finish(ToGrpcStatus(result.status()));
-                  });
+  manager_->Start(
+      *std::move(config),
+      [reactor, response](absl::StatusOr<StartResult> result) {
+        if (result.ok()) {
+          ToProto(result->info, response->mutable_probe());
+          response->set_created(result->created);
+        }
+        reactor->Finish(ToGrpcStatus(result.status()));
+      },
+      // The call stays open until Finish, so its context is valid here.
+      [context] { return !context->IsCancelled(); });
   return reactor;
 }
 
@@ -95,9 +124,9 @@ grpc::ServerUnaryReactor* AgentService::ListProbes(
     v1::ListProbesResponse* response) {
   // Map reads only (no load or unload): quick enough for a reaction.
   response->set_node(identity_.node);
-  for (const ProbeInfo& info : manager_->List()) {
-    ToProto(info, response->add_probes());
-  }
+  absl::StatusOr<std::vector<ProbeInfo>> probes = manager_->List();
+  if (!probes.ok()) return FinishNow(context, probes.status());
+  for (const ProbeInfo& info : *probes) ToProto(info, response->add_probes());
   return FinishNow(context, absl::OkStatus());
 }
 
@@ -115,7 +144,7 @@ grpc::ServerWriteReactor<v1::WatchCountsResponse>* AgentService::WatchCounts(
     return new Rejected(spec.status());
   }
   return WatchReactor::Start(sampler_, identity_.node, identity_.epoch,
-                             *std::move(spec));
+                             *std::move(spec), clock_->Now());
 }
 
 }  // namespace tally

@@ -7,12 +7,18 @@
 #include <grpcpp/grpcpp.h>
 
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/daemon/declared_probes.h"
+#include "agent/daemon/host_pids.h"
 #include "agent/daemon/limits.h"
 #include "agent/daemon/probe_manager.h"
 #include "agent/daemon/sampler.h"
 #include "agent/probe/kernel_features.h"
+#include "common/clock.h"
 #include "tally/v1/agent.grpc.pb.h"
 
 namespace tally {
@@ -28,7 +34,16 @@ class AgentService final : public v1::Agent::CallbackService {
   // All pointers must outlive the service.
   AgentService(AgentIdentity identity, const KernelFeatures* features,
                const AgentLimits& limits, ProbeManager* manager,
-               Sampler* sampler);
+               Sampler* sampler, const HostPids* host_pids, Clock* clock);
+
+  // Reported by GetInfo: where probes are pinned, and what start-up found
+  // that needs a person.
+  void SetPinDir(std::string pin_dir) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetWarnings(std::vector<std::string> warnings) ABSL_LOCKS_EXCLUDED(mu_);
+  // With --probes_file: its status. Must outlive its use (the daemon clears
+  // it before destroying it).
+  void SetDeclaredProbes(const DeclaredProbes* declared)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
                                     const v1::GetInfoRequest* request,
@@ -54,6 +69,13 @@ class AgentService final : public v1::Agent::CallbackService {
   const AgentLimits limits_;
   ProbeManager* const manager_;
   Sampler* const sampler_;
+  const HostPids* const host_pids_;
+  Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  std::string pin_dir_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> warnings_ ABSL_GUARDED_BY(mu_);
+  const DeclaredProbes* declared_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace tally

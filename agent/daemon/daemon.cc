@@ -6,15 +6,23 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 
 namespace tally {
 namespace {
+
+// How long the gRPC servers get to stop once the streams' grace is over.
+constexpr absl::Duration kServerStopTimeout = absl::Seconds(2);
+
+// Health checks answer for the whole server ("") and for the API by name.
+constexpr char kServiceName[] = "tally.v1.Agent";
 
 // "HOST:PORT" with the port actually bound.
 std::string BoundAddress(const std::string& requested, int port) {
@@ -24,23 +32,41 @@ std::string BoundAddress(const std::string& requested, int port) {
 }  // namespace
 
 Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
-               CounterOpener opener, Clock* clock)
+               ProbeStore* store, Clock* clock)
     : config_(std::move(config)),
-      manager_(std::move(opener), config_.limits, clock),
+      host_pids_(config_.host_proc),
+      manager_(store, config_.limits, clock),
       sampler_(&manager_, config_.limits, clock),
-      service_(config_.identity, features, config_.limits, &manager_,
-               &sampler_) {
+      service_(config_.identity, features, config_.limits, &manager_, &sampler_,
+               &host_pids_, clock),
+      reflection_v1_({kServiceName, "grpc.health.v1.Health",
+                      "grpc.reflection.v1.ServerReflection",
+                      "grpc.reflection.v1alpha.ServerReflection"}) {
   manager_.SetListener(&sampler_);
 }
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
-    DaemonConfig config, const KernelFeatures* features, CounterOpener opener,
+    DaemonConfig config, const KernelFeatures* features, ProbeStore* store,
     Clock* clock) {
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                    MakeServerCredentials(config.listen));
   std::unique_ptr<Daemon> d(
-      new Daemon(std::move(config), features, std::move(opener), clock));
+      new Daemon(std::move(config), features, store, clock));
   const ListenConfig& listen = d->config_.listen;
+
+  // Before serving: a client must never see the probes missing.
+  d->service_.SetPinDir(d->config_.pin_dir);
+  std::vector<std::string> warnings = d->config_.startup_warnings;
+  for (std::string& w : d->manager_.Adopt()) warnings.push_back(std::move(w));
+  d->service_.SetWarnings(std::move(warnings));
+  if (!d->config_.probes_file.empty()) {
+    ASSIGN_OR_RETURN(
+        d->declared_,
+        DeclaredProbes::Start(d->config_.probes_file, &d->manager_,
+                              d->config_.limits, d->config_.identity.node,
+                              &d->host_pids_, clock));
+    d->service_.SetDeclaredProbes(d->declared_.get());
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -49,7 +75,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC sets SO_REUSEPORT by default: a second agent on the same TCP port
+  // would bind too and take half the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&d->service_);
+  builder.RegisterService(&d->reflection_v1_);
 
   int port = 0;
   mode_t old_umask = 0;
@@ -59,7 +89,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     std::error_code ignored;
     std::filesystem::create_directories(
         std::filesystem::path(path).parent_path(), ignored);
-    unlink(path.c_str());  // a stale socket from a previous run
+    // A live agent on this path keeps it; a killed one's stale socket goes.
+    ASSIGN_OR_RETURN(InstanceLock lock,
+                     InstanceLock::Acquire(path + ".lock", path));
+    d->socket_lock_ = std::move(lock);
+    unlink(path.c_str());
     builder.AddListeningPort(listen.address, creds);
     // Root only: whoever can connect can load kernel programs.
     old_umask = umask(0077);
@@ -88,25 +122,37 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       return absl::UnavailableError(
           absl::StrCat("cannot listen on --health_listen=", health));
     }
+    d->health_server_->GetHealthCheckService()->SetServingStatus(kServiceName,
+                                                                 true);
     d->health_address_ = BoundAddress(health, health_port);
     LOG(INFO) << "health service (plaintext, health only) on "
               << d->health_address_;
   }
+  d->server_->GetHealthCheckService()->SetServingStatus(kServiceName, true);
   LOG(INFO) << "listening on " << d->address_;
   return d;
 }
 
-Daemon::~Daemon() { Shutdown(); }
+Daemon::~Daemon() {
+  // After a Shutdown() that timed out, gRPC still holds this object's
+  // service; the process must exit without destroying it (see daemon.h).
+  (void)Shutdown();
+}
 
-void Daemon::Shutdown() {
-  if (shut_down_) return;
+absl::Status Daemon::Shutdown() {
+  if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
-  if (server_ == nullptr) return;  // Start() failed before serving
+  if (server_ == nullptr) return absl::OkStatus();  // Start() failed early
   // Readiness fails first, so a load balancer stops sending new calls.
   server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->GetHealthCheckService()->SetServingStatus(kServiceName, false);
   if (health_server_) {
     health_server_->GetHealthCheckService()->SetServingStatus(false);
+    health_server_->GetHealthCheckService()->SetServingStatus(kServiceName,
+                                                              false);
   }
+  service_.SetDeclaredProbes(nullptr);
+  declared_.reset();    // no reconcile from here on
   manager_.Shutdown();  // refuse starts; final updates; detach every probe
   sampler_.CloseAll();  // end streams once their final updates are out
   // Readers drain their final updates within the grace period; a stalled one
@@ -116,15 +162,33 @@ void Daemon::Shutdown() {
   while (sampler_.watcher_count() > 0 && absl::Now() < grace_end) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
-  server_->Wait();
-  if (health_server_) {
-    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
-    health_server_->Wait();
-  }
-  if (IsUnixAddress(config_.listen.address)) {
+  // gRPC 1.51 never completes a write stuck behind a frozen client's flow
+  // control, even once the call is cancelled, and its Shutdown() then waits
+  // for that stream forever: stop the servers on a thread and give up on
+  // them after a bounded wait.
+  auto stopped = std::make_shared<absl::Notification>();
+  std::thread([this, stopped] {
+    server_->Shutdown(
+        absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+    server_->Wait();
+    if (health_server_) {
+      health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+      health_server_->Wait();
+    }
+    stopped->Notify();
+  }).detach();
+  const bool clean =
+      stopped->WaitForNotificationWithTimeout(kServerStopTimeout);
+  // Still holding the lock: the socket is ours to remove.
+  if (socket_lock_.has_value()) {
     unlink(UnixSocketPath(config_.listen.address).c_str());
   }
+  if (!clean) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        sampler_.watcher_count(),
+        " watch stream(s) did not end: their clients stopped reading"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tally

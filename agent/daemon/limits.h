@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace tally {
@@ -18,6 +19,17 @@ struct AgentLimits {
   absl::Duration default_interval = absl::Seconds(1);
   uint32_t max_queued_operations = 256;  // pending start/stop calls
 };
+
+// The ranges an operator may set (tallyd's flags), so that nonsense such as
+// --max_keys=0 is refused at start rather than breaking every request.
+inline constexpr uint32_t kMaxProbesCeiling = 4096;
+inline constexpr uint32_t kMaxWatchersCeiling = 65536;
+inline constexpr uint32_t kMaxKeysCeiling = 1 << 20;
+inline constexpr absl::Duration kMinIntervalFloor = absl::Milliseconds(10);
+inline constexpr absl::Duration kMinIntervalCeiling = absl::Minutes(10);
+
+// INVALID_ARGUMENT naming the flag and what is allowed.
+absl::Status ValidateLimits(const AgentLimits& limits);
 
 }  // namespace tally
 

@@ -49,16 +49,15 @@ void PendingUpdates::PopInto(const std::string& node, const std::string& epoch,
   out->set_probe(u.probe);
   out->set_total(u.counts.total);
   auto it = sent_.find(u.probe);
-  if (it == sent_.end()) {
-    out->set_snapshot(true);
-    out->set_delta(0);
-  } else if (it->second.first != u.probe_id) {
-    // A new incarnation counts from zero: all of it is new.
-    out->set_snapshot(true);
-    out->set_delta(u.counts.total);
-  } else {
+  if (it != sent_.end() && it->second.first == u.probe_id) {
     out->set_delta(u.counts.total -
                    std::min(u.counts.total, it->second.second));
+  } else {
+    // New to this stream: what it counted before the stream began is a
+    // snapshot (delta 0); an incarnation started since (a new probe, or one
+    // restarted under the same name) counted all of it while watched.
+    out->set_snapshot(true);
+    out->set_delta(u.started_at >= stream_start_ ? u.counts.total : 0);
   }
   size_t n = std::min<size_t>(top_n, u.counts.top_keys.size());
   for (size_t i = 0; i < n; ++i) {
@@ -67,9 +66,12 @@ void PendingUpdates::PopInto(const std::string& node, const std::string& epoch,
     kc->set_count(u.counts.top_keys[i].count);
   }
   out->set_dropped_keys(u.counts.dropped_keys);
+  out->set_reclaimed(u.counts.reclaimed);
+  out->set_reclaimed_keys(u.counts.reclaimed_keys);
   out->set_mechanism(u.mechanism);
   out->set_state(ToProto(u.state));
   out->set_probe_id(u.probe_id);
+  for (const UncountedWindow& w : u.uncounted) ToProto(w, out->add_uncounted());
   if (u.state == ProbeState::kRunning) {
     sent_[u.probe] = {u.probe_id, u.counts.total};
   } else {

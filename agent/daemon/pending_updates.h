@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/time/time.h"
 #include "agent/daemon/sampler.h"
 #include "tally/v1/agent.pb.h"
 
@@ -20,10 +21,12 @@ namespace tally {
 
 class PendingUpdates {
  public:
-  // At most `max_pending` incarnations wait; past it the oldest go (their
+  // `stream_start`: when the stream began; incarnations started before it
+  // open with delta 0 (a snapshot), later ones with their whole total. At
+  // most `max_pending` incarnations wait; past it the oldest go (their
   // successors carry the count on).
-  explicit PendingUpdates(size_t max_pending = 1024)
-      : max_pending_(max_pending) {}
+  explicit PendingUpdates(absl::Time stream_start, size_t max_pending = 1024)
+      : stream_start_(stream_start), max_pending_(max_pending) {}
 
   void Offer(const CountUpdate& update);
   bool empty() const { return pending_.empty(); }
@@ -41,6 +44,7 @@ class PendingUpdates {
   // Probe names are never empty, so no incarnation has this key.
   static const Incarnation kHeartbeatKey;
 
+  const absl::Time stream_start_;
   const size_t max_pending_;
   std::map<Incarnation, CountUpdate> pending_;
   // Per probe name: incarnation and total of the last update sent.

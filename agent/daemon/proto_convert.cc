@@ -20,6 +20,10 @@ v1::ProbeState ToProto(ProbeState state) {
       return v1::PROBE_STATE_STOPPED;
     case ProbeState::kExpired:
       return v1::PROBE_STATE_EXPIRED;
+    case ProbeState::kFailed:
+      return v1::PROBE_STATE_FAILED;
+    case ProbeState::kSkipped:
+      return v1::PROBE_STATE_SKIPPED;
   }
   return v1::PROBE_STATE_UNSPECIFIED;
 }
@@ -45,6 +49,17 @@ void ToProto(const ProbeInfo& info, v1::Probe* out) {
   out->set_state(ToProto(info.state));
   out->set_total(info.total);
   out->set_probe_id(p.id);
+  for (const UncountedWindow& w : p.uncounted) ToProto(w, out->add_uncounted());
+  out->set_readopted(p.readopted);
+  out->set_continuity(p.continuity);
+  out->set_error(info.error);
+  out->set_origin(info.origin);
+}
+
+void ToProto(const UncountedWindow& w, v1::UncountedWindow* out) {
+  ToProto(w.from, out->mutable_from());
+  ToProto(w.to, out->mutable_to());
+  out->set_reason(w.reason);
 }
 
 }  // namespace tally

@@ -20,6 +20,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 v1::ProbeState ToProto(ProbeState state);
 
 void ToProto(const ProbeInfo& info, v1::Probe* out);
+void ToProto(const UncountedWindow& w, v1::UncountedWindow* out);
 
 }  // namespace tally
 

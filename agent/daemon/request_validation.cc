@@ -1,7 +1,5 @@
 #include "agent/daemon/request_validation.h"
 
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/api_convert.h"
 #include "common/probe_name.h"
@@ -17,7 +15,7 @@ constexpr absl::Duration kMaxTtl = absl::Hours(24 * 365);
 
 absl::StatusOr<ProbeConfig> ValidateStartRequest(
     const v1::StartProbeRequest& request, const AgentLimits& limits,
-    const std::string& node) {
+    const std::string& node, const HostPids& host_pids) {
   if (request.hook().empty()) {
     return absl::InvalidArgumentError(
         "hook is empty; give one such as syscall:execve or "
@@ -37,15 +35,13 @@ absl::StatusOr<ProbeConfig> ValidateStartRequest(
   config.options.max_keys =
       request.max_keys() != 0 ? request.max_keys() : limits.default_keys;
   if (request.pid() != 0) {
-    if (access(absl::StrCat("/proc/", request.pid()).c_str(), F_OK) != 0) {
-      return absl::NotFoundError(absl::StrCat(
-          "no process with pid ", request.pid(), " on node ", node));
-    }
+    RETURN_IF_ERROR(host_pids.Check(request.pid(), node));
     config.options.tgid = request.pid();
   }
   config.options.cgroup_id = request.cgroup_id();
   if (request.has_ttl()) {
-    absl::Duration ttl = FromProto(request.ttl());
+    ASSIGN_OR_RETURN(absl::Duration ttl,
+                     ValidDurationFromProto(request.ttl(), "ttl"));
     if (ttl <= absl::ZeroDuration() || ttl > kMaxTtl) {
       return absl::InvalidArgumentError(absl::StrCat(
           "ttl must be positive and at most ", absl::FormatDuration(kMaxTtl),
@@ -61,8 +57,11 @@ absl::StatusOr<WatchSpec> ValidateWatchRequest(
     const v1::WatchCountsRequest& request, const AgentLimits& limits,
     const std::string& node, const ProbeManager& manager) {
   WatchSpec spec;
-  spec.interval = request.has_interval() ? FromProto(request.interval())
-                                         : limits.default_interval;
+  spec.interval = limits.default_interval;
+  if (request.has_interval()) {
+    ASSIGN_OR_RETURN(spec.interval,
+                     ValidDurationFromProto(request.interval(), "interval"));
+  }
   if (spec.interval < limits.min_interval) {
     return absl::InvalidArgumentError(
         absl::StrCat("interval ", absl::FormatDuration(spec.interval),

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/daemon/host_pids.h"
 #include "agent/daemon/limits.h"
 #include "agent/daemon/probe_manager.h"
 #include "agent/daemon/sampler.h"
@@ -15,7 +16,7 @@ namespace tally {
 
 absl::StatusOr<ProbeConfig> ValidateStartRequest(
     const v1::StartProbeRequest& request, const AgentLimits& limits,
-    const std::string& node);
+    const std::string& node, const HostPids& host_pids);
 
 absl::StatusOr<WatchSpec> ValidateWatchRequest(
     const v1::WatchCountsRequest& request, const AgentLimits& limits,

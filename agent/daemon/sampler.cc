@@ -1,6 +1,8 @@
 #include "agent/daemon/sampler.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -14,6 +16,20 @@ namespace {
 absl::Time NextAligned(absl::Time now, absl::Duration interval) {
   absl::Duration since_epoch = now - absl::UnixEpoch();
   return absl::UnixEpoch() + absl::Floor(since_epoch, interval) + interval;
+}
+
+CountUpdate UpdateOf(const ActiveProbe& probe, CounterSnapshot counts,
+                     ProbeState state, absl::Time now) {
+  CountUpdate update;
+  update.probe = probe.name;
+  update.probe_id = probe.id;
+  update.started_at = probe.started_at;
+  update.uncounted = probe.uncounted;
+  update.time = now;
+  update.counts = std::move(counts);
+  update.mechanism = std::string(AttachKindName(probe.attached.kind));
+  update.state = state;
+  return update;
 }
 
 }  // namespace
@@ -118,13 +134,7 @@ void Sampler::HeartbeatLocked(const std::vector<uint64_t>& due,
 
 void Sampler::OnProbeEnded(const ActiveProbe& probe,
                            const CounterSnapshot& counts, ProbeState state) {
-  CountUpdate update;
-  update.probe = probe.name;
-  update.probe_id = probe.id;
-  update.time = clock_->Now();
-  update.counts = counts;
-  update.mechanism = std::string(AttachKindName(probe.attached.kind));
-  update.state = state;
+  CountUpdate update = UpdateOf(probe, counts, state, clock_->Now());
   absl::MutexLock lock(&mu_);
   ended_ids_.push_back(probe.id);
   // A race spans one tick at most; a short memory suffices.
@@ -150,11 +160,12 @@ void Sampler::Run() {
     // Who is due, and which probes they need, at which top N.
     const absl::Time now = clock_->Now();
     std::vector<uint64_t> due;
-    std::vector<WatchSpec> due_specs;
+    std::vector<std::pair<WatchSpec, bool>> due_specs;  // spec, snapshot
     for (auto& [id, entry] : watchers_) {
       if (entry.next_due > now) continue;
       due.push_back(id);
-      due_specs.push_back(entry.spec);
+      due_specs.emplace_back(entry.spec,
+                             entry.next_due == absl::InfinitePast());
       entry.next_due = NextAligned(now, entry.spec.interval);
     }
     if (due.empty()) continue;
@@ -163,30 +174,44 @@ void Sampler::Run() {
     // Map reads happen unlocked: adding or removing watchers never waits
     // for a key walk.
     std::vector<CountUpdate> updates;
+    std::set<uint64_t> active;
     for (const std::shared_ptr<const ActiveProbe>& probe :
          source_->ActiveProbes()) {
-      bool wanted = false;
+      active.insert(probe->id);
+      bool wanted = false, tick = false;
       uint32_t top_n = 0;
-      for (const WatchSpec& spec : due_specs) {
+      absl::Duration fresh_enough = absl::InfiniteDuration();
+      for (const auto& [spec, snapshot] : due_specs) {
         if (!Wants(spec, probe->name)) continue;
         wanted = true;
         top_n = std::max(top_n, spec.top_n);
+        if (snapshot) {
+          fresh_enough = std::min(fresh_enough, spec.interval);
+        } else {
+          tick = true;
+        }
       }
       if (!wanted) continue;
+      auto last = last_reads_.find(probe->id);
+      if (!tick && last != last_reads_.end() &&
+          now - last->second.update.time < fresh_enough &&
+          last->second.top_n >= top_n) {
+        updates.push_back(last->second.update);  // snapshots only
+        continue;
+      }
       absl::StatusOr<CounterSnapshot> counts = probe->counter->Read(top_n);
       if (!counts.ok()) {
         LOG(WARNING) << "reading probe " << probe->name
                      << " failed: " << counts.status();
         continue;
       }
-      CountUpdate update;
-      update.probe = probe->name;
-      update.probe_id = probe->id;
-      update.time = clock_->Now();
-      update.counts = *std::move(counts);
-      update.mechanism = std::string(AttachKindName(probe->attached.kind));
-      update.state = ProbeState::kRunning;
+      CountUpdate update = UpdateOf(*probe, *std::move(counts),
+                                    ProbeState::kRunning, clock_->Now());
+      last_reads_[probe->id] = LastRead{top_n, update};
       updates.push_back(std::move(update));
+    }
+    for (auto it = last_reads_.begin(); it != last_reads_.end();) {
+      it = active.count(it->first) ? std::next(it) : last_reads_.erase(it);
     }
 
     mu_.Lock();

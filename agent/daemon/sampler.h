@@ -1,6 +1,10 @@
 // One sampler for all watchers: reads each watched probe's maps once per tick
 // and fans the result out. Ticks are aligned to multiples of each interval,
 // so watchers with the same interval share one read however many there are.
+// Keys are read only for probes whose due watchers ask for top keys, and a
+// new watcher's snapshot reuses the probe's latest read when it is younger
+// than the watcher's interval and holds enough keys: however many watchers
+// come and go, a probe's keys are read at most once per due tick.
 //
 // Watchers must not block (see Watcher): a stalled client never delays the
 // sampler or the other watchers.
@@ -31,6 +35,8 @@ struct CountUpdate {
   std::string probe;
   uint64_t probe_id = 0;
   uint64_t seq = 0;  // agent-wide, increasing in the order watchers get them
+  absl::Time started_at;  // of this incarnation
+  std::vector<UncountedWindow> uncounted;
   absl::Time time;
   CounterSnapshot counts;
   std::string mechanism;
@@ -83,7 +89,12 @@ class Sampler : public ProbeListener {
   struct Entry {
     Watcher* watcher;
     WatchSpec spec;
-    absl::Time next_due;
+    absl::Time next_due;  // InfinitePast: owes its snapshot
+  };
+  // A probe's latest read, for snapshots.
+  struct LastRead {
+    uint32_t top_n = 0;
+    CountUpdate update;
   };
 
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
@@ -114,6 +125,8 @@ class Sampler : public ProbeListener {
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // By probe incarnation id; the sampler thread's alone.
+  std::map<uint64_t, LastRead> last_reads_;
 
   std::thread thread_;
 };

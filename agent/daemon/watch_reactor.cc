@@ -7,13 +7,18 @@
 
 namespace tally {
 
-WatchReactor::WatchReactor(std::string node, std::string epoch, uint32_t top_n)
-    : node_(std::move(node)), epoch_(std::move(epoch)), top_n_(top_n) {}
+WatchReactor::WatchReactor(std::string node, std::string epoch, uint32_t top_n,
+                           absl::Time now)
+    : node_(std::move(node)),
+      epoch_(std::move(epoch)),
+      top_n_(top_n),
+      pending_(now) {}
 
 WatchReactor* WatchReactor::Start(Sampler* sampler, std::string node,
-                                  std::string epoch, WatchSpec spec) {
+                                  std::string epoch, WatchSpec spec,
+                                  absl::Time now) {
   auto* reactor =
-      new WatchReactor(std::move(node), std::move(epoch), spec.top_n);
+      new WatchReactor(std::move(node), std::move(epoch), spec.top_n, now);
   absl::Status added = sampler->AddWatcher(reactor, std::move(spec));
   if (!added.ok()) {
     reactor->FinishOnce(ToGrpcStatus(added));

@@ -24,8 +24,9 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchCountsResponse>,
  public:
   // Registers with `sampler`, which deletes the reactor after OnDone; or
   // finishes at once with the sampler's error and deletes itself.
+  // `now`: when the stream starts (see PendingUpdates).
   static WatchReactor* Start(Sampler* sampler, std::string node,
-                             std::string epoch, WatchSpec spec);
+                             std::string epoch, WatchSpec spec, absl::Time now);
 
   void Offer(const CountUpdate& update) override ABSL_LOCKS_EXCLUDED(mu_);
   void Close() override ABSL_LOCKS_EXCLUDED(mu_);
@@ -36,7 +37,8 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchCountsResponse>,
   void OnDone() override;
 
  private:
-  WatchReactor(std::string node, std::string epoch, uint32_t top_n);
+  WatchReactor(std::string node, std::string epoch, uint32_t top_n,
+               absl::Time now);
 
   // Starts the next write, or finishes a closed, drained stream.
   void MaybeWrite() ABSL_LOCKS_EXCLUDED(mu_);

@@ -1,22 +1,27 @@
 #include "agent/probe/bpf_counter.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/types.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "agent/probe/attach_kinds.h"
+#include "agent/probe/bpf_errors.h"
 #include "agent/probe/core_btf.h"
+#include "agent/probe/map_layout.h"
 #include "agent/probe/privileges.h"
 #include "agent/probe/tracefs.h"
 #include "bpf/counter.h"
 #include "bpf/counter.skel.h"
+#include "common/pid_namespace.h"
 #include "common/status_macros.h"
 
 namespace tally {
@@ -28,7 +33,6 @@ struct SkelDeleter {
 using OwnedSkel = std::unique_ptr<counter_bpf, SkelDeleter>;
 
 constexpr size_t kVerifierLogSize = 256 * 1024;
-constexpr size_t kVerifierTailSize = 1500;
 
 // The two enums are one vocabulary: the daemon's GroupBy goes into rodata.
 static_assert(static_cast<uint32_t>(GroupBy::kNone) == TALLY_GROUP_NONE &&
@@ -40,82 +44,19 @@ static_assert(static_cast<uint32_t>(GroupBy::kNone) == TALLY_GROUP_NONE &&
                   static_cast<uint32_t>(GroupBy::kUid) == TALLY_GROUP_UID,
               "GroupBy must match enum tally_group_by in bpf/counter.h");
 
-// The end of the verifier log, starting at a line boundary: the rejection
-// reason is on the last lines.
-std::string LogTail(const std::string& log) {
-  std::string text(log.c_str());
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-    text.pop_back();
-  }
-  if (text.size() <= kVerifierTailSize) return text;
-  size_t start = text.find('\n', text.size() - kVerifierTailSize);
-  return start == std::string::npos
-             ? text.substr(text.size() - kVerifierTailSize)
-             : text.substr(start + 1);
-}
-
-absl::Status LoadError(const AttachPoint& point, int err,
-                       const std::string& log) {
-  std::string what = absl::StrCat("loading the counter for ", point.ToSpec());
-  if (err == EPERM) return DeniedStatus(what, err);
-  std::string tail = LogTail(log);
-  if (!tail.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ": the verifier rejected it (", ErrnoName(err),
-                     "); verifier log tail:\n", tail));
-  }
-  if (err == EACCES) return DeniedStatus(what, err);
-  return absl::FailedPreconditionError(
-      absl::StrCat(what, " failed: ", ErrnoName(err)));
-}
-
-absl::Status AttachError(const AttachPoint& point, int err) {
-  std::string spec = point.ToSpec();
-  if (err == EPERM || err == EACCES) {
-    if (KernelInfo(point.kind).method == AttachMethod::kUprobe) {
-      return UprobeDeniedStatus(absl::StrCat("attaching ", spec), err);
-    }
-    return DeniedStatus(absl::StrCat("attaching ", spec), err);
-  }
-  if (err == ENOENT || err == ESRCH) {
-    switch (Info(point.kind).form) {
-      case TargetForm::kCategoryAndName:
-        return absl::NotFoundError(
-            absl::StrCat("tracepoint ", point.category, ":", point.target,
-                         " does not exist on this kernel"));
-      case TargetForm::kName:
-        if (Info(point.kind).target == TargetClass::kTracepoint) {
-          return absl::NotFoundError(
-              absl::StrCat("no tracepoint named ", point.target,
-                           " on this kernel (", spec, ")"));
-        }
-        return absl::NotFoundError(
-            absl::StrCat("kernel function ", point.target,
-                         " was not found or cannot be probed (", spec, ": ",
-                         ErrnoName(err), ")"));
-      case TargetForm::kBinaryAndSymbol:
-        return absl::NotFoundError(absl::StrCat(
-            "symbol ", point.target, " was not found in ", point.binary));
-    }
-  }
-  if (err == E2BIG) {
-    // perf_event_attach_bpf_prog: at most BPF_TRACE_MAX_PROGS (64) programs
-    // share one tracepoint, kprobe or uprobe event.
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "attaching ", spec,
-        ": the kernel allows at most 64 BPF programs on "
-        "one event and this one has them all (other tally probes or tools); "
-        "stop some, or use a raw tracepoint or tp_btf hook, which has no such "
-        "limit"));
-  }
-  if (err == LIBBPF_ERRNO__FORMAT &&
-      KernelInfo(point.kind).method == AttachMethod::kUprobe) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(point.binary,
-                     " is not an ELF binary with a symbol table (", spec, ")"));
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat("attaching ", spec, " failed: ", ErrnoName(err)));
+// libbpf 1.1 frees the kernel BTF that bpf_program__set_attach_target()
+// parses (vmlinux's, and every module's when the target is not in vmlinux)
+// only at the end of bpf_object__load(): closing an object that was never
+// loaded leaks it, about 6 MB per request (fixed in libbpf 1.3, a687461).
+// Loading the object with nothing enabled runs that clean-up and creates
+// nothing in the kernel.
+void ReleaseKernelBtf(bpf_object* obj) {
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj)
+      bpf_program__set_autoload(prog, false);
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) bpf_map__set_autocreate(map, false);
+  (void)bpf_object__load(obj);
 }
 
 absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
@@ -127,26 +68,115 @@ absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
   return ScopedFd(fd);
 }
 
+// Pin names inside a probe's directory.
+constexpr char kLinkPin[] = "link";
+constexpr char kReclaimerPin[] = "reclaimer";
+constexpr const char* kMapPins[] = {"totals", "keys", "slots"};
+
+std::string PinPath(const std::string& dir, const char* name) {
+  return absl::StrCat(dir, "/", name);
+}
+
+// Pins `fd` at `path`; false where the kernel cannot pin that link (a perf
+// event attached without a BPF link, before Linux 5.15).
+bool TryPin(int fd, const std::string& path) {
+  return fd >= 0 && bpf_obj_pin(fd, path.c_str()) == 0;
+}
+
+absl::StatusOr<ScopedFd> OpenPin(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("opening ", path, ": ", ErrnoName(errno)));
+  }
+  return ScopedFd(fd);
+}
+
 absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
                                  const CounterOptions& options) {
-  // With a tgid filter only that process needs a uprobe's breakpoint.
-  pid_t pid = options.tgid != 0 ? static_cast<pid_t>(options.tgid) : -1;
+  // With a tgid filter only that process needs a uprobe's breakpoint. The
+  // kernel reads that pid in this process's PID namespace while the filter
+  // holds a host pid: outside the host's namespace, attach for every process
+  // and let the filter (which sees host pids) choose.
+  pid_t pid = options.tgid != 0 && InInitialPidNamespace()
+                  ? static_cast<pid_t>(options.tgid)
+                  : -1;
   bpf_link* link = AttachProgram(prog, point, pid);
   if (link == nullptr) return AttachError(point, errno);
   return OwnedLink(link);
 }
 
+// The reclaimer for `group_by` and the raw tracepoint it needs; null when
+// the grouping's keys never end.
+bpf_program* ReclaimerFor(counter_bpf* skel, GroupBy group_by,
+                          const char** tracepoint) {
+  switch (group_by) {
+    case GroupBy::kPid:
+    case GroupBy::kTgid:
+      *tracepoint = "sched_process_free";
+      return skel->progs.handle__task_free;
+    case GroupBy::kCgroup:
+      *tracepoint = "cgroup_rmdir";
+      return skel->progs.handle__cgroup_rmdir;
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace
 
-BpfCounter::BpfCounter(AttachPoint point, CounterOptions options,
-                       OwnedLink link, MapReader reader)
+BpfCounter::BpfCounter(AttachPoint point, CounterOptions options, HeldLink link,
+                       HeldLink reclaimer_link,
+                       std::unique_ptr<MapReader> reader)
     : point_(std::move(point)),
       options_(options),
       link_(std::move(link)),
+      reclaimer_link_(std::move(reclaimer_link)),
       reader_(std::move(reader)) {}
 
+void BpfCounter::Detach() {
+  if (!pins_dir_.empty()) {
+    // A pinned link outlives its fd: the pin goes first.
+    unlink(PinPath(pins_dir_, kLinkPin).c_str());
+    unlink(PinPath(pins_dir_, kReclaimerPin).c_str());
+  }
+  link_.Reset();
+  reclaimer_link_.Reset();
+}
+
+absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Adopt(
+    const std::string& dir, const AttachPoint& point,
+    const CounterOptions& options, const MapReadOptions& read_options) {
+  const int num_cpus = libbpf_num_possible_cpus();
+  if (num_cpus < 1) {
+    return absl::FailedPreconditionError("cannot count possible CPUs");
+  }
+  ASSIGN_OR_RETURN(ScopedFd link, OpenPin(PinPath(dir, kLinkPin)));
+  MapReader::Maps maps;
+  ASSIGN_OR_RETURN(maps.totals, OpenPin(PinPath(dir, kMapPins[0])));
+  ASSIGN_OR_RETURN(maps.keys, OpenPin(PinPath(dir, kMapPins[1])));
+  ASSIGN_OR_RETURN(maps.slots, OpenPin(PinPath(dir, kMapPins[2])));
+  absl::StatusOr<std::unique_ptr<MapReader>> reader = MapReader::Open(
+      std::move(maps), options.group_by, num_cpus, read_options);
+  if (!reader.ok()) {
+    return absl::FailedPreconditionError(reader.status().message());
+  }
+  HeldLink reclaimer;
+  if (absl::StatusOr<ScopedFd> fd = OpenPin(PinPath(dir, kReclaimerPin));
+      fd.ok()) {
+    reclaimer = HeldLink(*std::move(fd));
+  }
+  std::unique_ptr<BpfCounter> counter(
+      new BpfCounter(point, options, HeldLink(std::move(link)),
+                     std::move(reclaimer), *std::move(reader)));
+  counter->links_pinned_ = true;
+  counter->pins_dir_ = dir;
+  return counter;
+}
+
 absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
-    const AttachPoint& point, const CounterOptions& options) {
+    const AttachPoint& point, const CounterOptions& options,
+    const MapReadOptions& read_options, const CounterPins& pins) {
   if (options.group_by != GroupBy::kNone && options.max_keys == 0) {
     return absl::InvalidArgumentError(
         "max_keys must be at least 1 when grouping");
@@ -190,16 +220,45 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
   skel->rodata->targ_tgid = options.tgid;
   skel->rodata->targ_cgroup_id = options.cgroup_id;
   skel->rodata->group_by = static_cast<__u32>(options.group_by);
-  // Without grouping the key map is never touched; keep it minimal.
-  uint32_t max_keys = options.group_by == GroupBy::kNone ? 1 : options.max_keys;
-  if (int err = bpf_map__set_max_entries(skel->maps.keys, max_keys); err) {
+  skel->rodata->task_btf = KernelCoreBtf().current_task_btf;
+  // Without grouping the key maps are never touched; keep them minimal.
+  // Keys are as wide as what they hold; slots are rows of per-CPU entries in
+  // front of `keys` (bpf/counter.h).
+  const GroupBy group_by = options.group_by;
+  const bool grouped = group_by != GroupBy::kNone;
+  const uint32_t slot_entries = grouped ? SlotEntries(num_cpus) : 0;
+  skel->rodata->nr_cpus = slot_entries == 0 ? 0 : num_cpus;
+  const char* reclaim_tracepoint = nullptr;
+  bpf_program* reclaimer =
+      ReclaimerFor(skel.get(), group_by, &reclaim_tracepoint);
+  if (bpf_map__set_max_entries(skel->maps.keys,
+                               grouped ? options.max_keys : 1) != 0 ||
+      bpf_map__set_key_size(skel->maps.keys, KeySize(group_by)) != 0 ||
+      bpf_map__set_max_entries(skel->maps.slots, std::max(1u, slot_entries)) !=
+          0 ||
+      bpf_map__set_value_size(skel->maps.slots,
+                              sizeof(uint64_t) + KeySize(group_by)) != 0) {
     return absl::InternalError(
-        absl::StrCat("sizing the key map failed: ", ErrnoName(-err)));
+        absl::StrCat("sizing the key maps failed: ", ErrnoName(errno)));
+  }
+  if (reclaimer != nullptr) bpf_program__set_autoload(reclaimer, true);
+  if (pins.reuse_maps) {
+    // The maps an earlier agent pinned: the counts go on in them.
+    bpf_map* maps[] = {skel->maps.totals, skel->maps.keys, skel->maps.slots};
+    for (size_t i = 0; i < std::size(maps); ++i) {
+      ASSIGN_OR_RETURN(ScopedFd fd, OpenPin(PinPath(pins.dir, kMapPins[i])));
+      if (bpf_map__reuse_fd(maps[i], fd.get()) != 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("reusing the pinned map ", kMapPins[i],
+                         " failed: ", ErrnoName(errno)));
+      }
+    }
   }
 
   if (KernelInfo(point.kind).method == AttachMethod::kBtfTarget) {
     if (int err = bpf_program__set_attach_target(prog, 0, point.target.c_str());
         err) {
+      ReleaseKernelBtf(skel->obj);
       return AttachError(point, -err);
     }
   }
@@ -207,14 +266,60 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
   if (int err = counter_bpf__load(skel.get()); err) {
     return LoadError(point, -err, log);
   }
+  if (!pins.reuse_maps) {
+    RETURN_IF_ERROR(StampLayout(bpf_map__fd(skel->maps.totals), num_cpus));
+  }
+  MapReader::Maps maps;
+  ASSIGN_OR_RETURN(maps.totals, DupMapFd(skel->maps.totals));
+  ASSIGN_OR_RETURN(maps.keys, DupMapFd(skel->maps.keys));
+  ASSIGN_OR_RETURN(maps.slots, DupMapFd(skel->maps.slots));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<MapReader> reader,
+      MapReader::Open(std::move(maps), group_by, num_cpus, read_options));
+  // The reclaimer first: every key the counter makes is then removed when
+  // its owner ends.
+  OwnedLink reclaimer_link;
+  if (reclaimer != nullptr) {
+    bpf_link* l =
+        bpf_program__attach_raw_tracepoint(reclaimer, reclaim_tracepoint);
+    if (l == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("attaching the key reclaimer to raw tracepoint ",
+                       reclaim_tracepoint, " failed: ", ErrnoName(errno)));
+    }
+    reclaimer_link.reset(l);
+  }
   ASSIGN_OR_RETURN(OwnedLink link, Attach(prog, point, options));
-  ASSIGN_OR_RETURN(ScopedFd totals, DupMapFd(skel->maps.totals));
-  ASSIGN_OR_RETURN(ScopedFd keys, DupMapFd(skel->maps.keys));
-  // The skeleton goes here; the link holds the program, the fds the maps.
-  return std::unique_ptr<BpfCounter>(
-      new BpfCounter(point, options, std::move(link),
-                     MapReader(std::move(totals), std::move(keys),
-                               options.group_by, num_cpus)));
+  // The skeleton goes here; the links hold the programs, the fds the maps.
+  std::unique_ptr<BpfCounter> counter(
+      new BpfCounter(point, options, HeldLink(std::move(link)),
+                     HeldLink(std::move(reclaimer_link)), std::move(reader)));
+  if (!pins.dir.empty()) {
+    if (!pins.reuse_maps) {
+      const int fds[] = {counter->reader_->totals_fd(),
+                         counter->reader_->keys_fd(),
+                         counter->reader_->slots_fd()};
+      for (size_t i = 0; i < std::size(fds); ++i) {
+        if (bpf_obj_pin(fds[i], PinPath(pins.dir, kMapPins[i]).c_str()) != 0) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("pinning the ", kMapPins[i], " map in ", pins.dir,
+                           " failed: ", ErrnoName(errno)));
+        }
+      }
+    }
+    counter->links_pinned_ =
+        TryPin(counter->link_.fd(), PinPath(pins.dir, kLinkPin));
+    if (counter->links_pinned_ && counter->reclaimer_link_.held()) {
+      // Where the counting link is pinned the reclaimer must go on too.
+      if (!TryPin(counter->reclaimer_link_.fd(),
+                  PinPath(pins.dir, kReclaimerPin))) {
+        unlink(PinPath(pins.dir, kLinkPin).c_str());
+        counter->links_pinned_ = false;
+      }
+    }
+    counter->pins_dir_ = pins.dir;
+  }
+  return counter;
 }
 
 }  // namespace tally

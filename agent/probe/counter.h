@@ -1,17 +1,18 @@
-// What the daemon needs of a counter, and of whatever opens one: the seam
-// between agent/daemon and the kernel. The real implementation is BpfCounter
-// (bpf_counter.h); the daemon's unit tests put fakes behind this interface.
+// What the daemon needs of a counter, and of the store that opens, keeps and
+// re-adopts counters: the seam between agent/daemon and the kernel. The real
+// ones are BpfCounter (bpf_counter.h) and KernelProbeStore
+// (kernel_probe_store.h); the daemon's unit tests put fakes behind them.
 #ifndef TALLY_AGENT_PROBE_COUNTER_H_
 #define TALLY_AGENT_PROBE_COUNTER_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/group_by.h"
 #include "common/hook_spec.h"
 
@@ -34,20 +35,31 @@ struct KeyCount {
   uint64_t count = 0;
 };
 
+// With grouping, every event of `total` is in exactly one of: a key's
+// count, `dropped_keys`, `reclaimed` (exact when nothing is counting; a read
+// while counting sees key counts no newer than the total).
 struct CounterSnapshot {
   uint64_t total = 0;  // events that passed the filters
   uint64_t dropped_keys =
       0;  // of those, events the full key map could not hold
-  uint64_t distinct_keys = 0;
+  // Of those, events of keys removed when their thread, process or cgroup
+  // ended, so that ended owners never crowd out live ones.
+  uint64_t reclaimed = 0;
+  uint64_t reclaimed_keys = 0;  // how many keys were removed so
+  uint64_t distinct_keys = 0;   // keys in the map (when keys were read)
   std::vector<KeyCount> top_keys;  // highest count first, then by key
 };
 
 class Counter {
  public:
-  virtual ~Counter() = default;  // detaches
-  // top_n == 0 reads the totals only.
+  // Closes what this process holds. A counter its store keeps beyond the
+  // agent (pinned) goes on counting; any other detaches.
+  virtual ~Counter() = default;
+  // top_n == 0 reads the totals only: a few syscalls whatever the key
+  // count. Otherwise also every key, formatting the top_n.
   virtual absl::StatusOr<CounterSnapshot> Read(size_t top_n) const = 0;
-  // Stops counting now; Read() keeps working and returns the final counts.
+  // Stops counting now, pinned or not; Read() keeps working and returns the
+  // final counts.
   virtual void Detach() = 0;
 };
 
@@ -57,10 +69,76 @@ struct OpenedCounter {
   std::string note;      // why that mechanism (syscall: alias)
 };
 
-// Resolves the hook on this kernel and attaches; slow (BPF load and
-// verification), so the daemon calls it on its worker thread only.
-using CounterOpener = std::function<absl::StatusOr<OpenedCounter>(
-    const HookSpec& hook, const CounterOptions& options)>;
+// A time nobody counted a probe's events: the agent was down and the kernel
+// could not keep the probe attached without it.
+struct UncountedWindow {
+  absl::Time from;
+  absl::Time to;
+  std::string reason;
+};
+
+// Everything needed to describe a probe again, and to attach it again,
+// after an agent restart; a durable store keeps it with the probe.
+struct ProbeRecord {
+  std::string name;
+  std::string hook;  // canonical requested spec
+  CounterOptions options;
+  AttachPoint attached;  // filled by ProbeStore::Open
+  std::string note;      // filled by ProbeStore::Open: why that mechanism
+  // The incarnation: random, unchanged when a restarted agent re-adopts it.
+  uint64_t probe_id = 0;
+  absl::Time started_at;
+  absl::Duration ttl;                          // zero: no TTL
+  absl::Time expires_at = absl::InfiniteFuture();
+  std::string origin;  // where it was declared; empty: over the API
+  std::vector<UncountedWindow> uncounted;
+};
+
+// A probe an earlier agent left, as a restarted one finds it.
+struct AdoptedProbe {
+  ProbeRecord record;
+  // Reads the same maps as before; null when it could not be re-adopted
+  // (`problem` says why; the record is still there to report or remove).
+  std::unique_ptr<Counter> counter;
+  // How the counts continue, for people: kept counting (pinned link),
+  // re-attached after a reported window, or restarted (another layout).
+  std::string continuity;
+  absl::Status problem;
+  // The counts restarted: the maps could not be read (another layout), so
+  // the probe must be opened afresh, as a new incarnation.
+  bool must_reopen = false;
+};
+
+struct Adoption {
+  std::vector<AdoptedProbe> probes;
+  // Things in the store that are not a probe (left by something else, or
+  // half-written), what was done about them.
+  std::vector<std::string> warnings;
+};
+
+// Opens counters and keeps them; a durable store keeps them beyond this
+// agent (pinned in bpffs) so that the next one re-adopts them. Slow (BPF
+// load and verification): the daemon calls it on its worker thread only.
+class ProbeStore {
+ public:
+  virtual ~ProbeStore() = default;
+
+  // Resolves `hook` on this kernel, loads and attaches a counter with
+  // `record->options`, fills `record->attached` and `record->note`, and
+  // keeps the record with it.
+  virtual absl::StatusOr<OpenedCounter> Open(const HookSpec& hook,
+                                             ProbeRecord* record) = 0;
+  // Keeps a changed record (a renewed TTL, a new uncounted window).
+  virtual absl::Status Update(const ProbeRecord& record) = 0;
+  // Forgets a stopped probe: whatever would keep it beyond this agent goes.
+  virtual absl::Status Remove(const std::string& name) = 0;
+  // Re-adopts every probe an earlier agent left; once, before serving.
+  virtual Adoption AdoptAll() = 0;
+  // The agent is alive at `now`: where it dies, a window starts here.
+  virtual void MarkAlive(absl::Time now) = 0;
+  // Whether probes outlive this agent.
+  virtual bool durable() const = 0;
+};
 
 }  // namespace tally
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "agent/probe/bpf_counter.h"
 #include "agent/probe/privileges.h"
 #include "agent/probe/tracefs.h"
+#include "common/pid_namespace.h"
 #include "glog/logging.h"
 
 namespace tally {
@@ -27,13 +29,19 @@ bool KernelHasKprobes() {
          access((*tracefs + "/kprobe_events").c_str(), F_OK) == 0;
 }
 
-// Loads and attaches a counter of `kind` to a target every kernel has.
-absl::Status TryKind(AttachKind kind) {
+// Loads and attaches a counter of `kind` to a target every kernel has. The
+// attached test counter goes to *keep: detaching waits for RCU grace
+// periods (tens of ms, over 200 ms for uprobes), which the answer does not.
+absl::Status TryKind(AttachKind kind, std::unique_ptr<BpfCounter>* keep) {
   AttachPoint target = FeatureProbeTarget(kind);
   CounterOptions options;
-  options.tgid = static_cast<uint32_t>(getpid());
+  // Only this process's events; getpid() is a host pid, as the filter
+  // needs, only in the host's PID namespace. Elsewhere count everyone's:
+  // only this process calls the uprobe target.
+  if (InInitialPidNamespace()) options.tgid = static_cast<uint32_t>(getpid());
   absl::StatusOr<std::unique_ptr<BpfCounter>> probe =
       BpfCounter::Create(target, options);
+  if (probe.ok()) *keep = std::move(*probe);
   if (absl::IsPermissionDenied(probe.status())) return probe.status();
   if (!probe.ok()) {
     if (KernelInfo(kind).method == AttachMethod::kKprobe &&
@@ -51,7 +59,7 @@ absl::Status TryKind(AttachKind kind) {
     // The call also keeps the linker from discarding the target. The other
     // uprobe kind may be attached and calling too: at least one.
     tally_uprobe_probe_target();
-    absl::StatusOr<CounterSnapshot> snap = (*probe)->Read(0);
+    absl::StatusOr<CounterSnapshot> snap = (*keep)->Read(0);
     if (!snap.ok() || snap->total < 1) {
       return absl::FailedPreconditionError(absl::StrCat(
           "a test ", target.ToSpec(), " attached but did not count"));
@@ -77,17 +85,24 @@ KernelFeatures ProbeKernelFeatures() {
     }
     return f;
   }
-  // Concurrently: each attempt mostly waits in the kernel (a detach waits
-  // for RCU grace periods), so nine in a row took ~0.5 s at start-up.
+  // Concurrently: each attempt mostly waits in the kernel (loads parse BTF),
+  // so nine in a row took ~0.5 s at start-up.
+  std::vector<std::unique_ptr<BpfCounter>> test_counters(kAllAttachKinds.size());
   std::vector<std::future<absl::Status>> attempts;
-  for (AttachKind kind : kAllAttachKinds) {
-    attempts.push_back(std::async(std::launch::async, TryKind, kind));
+  for (size_t i = 0; i < kAllAttachKinds.size(); ++i) {
+    attempts.push_back(std::async(std::launch::async, TryKind,
+                                  kAllAttachKinds[i], &test_counters[i]));
   }
   for (size_t i = 0; i < kAllAttachKinds.size(); ++i) {
     f.kinds[kAllAttachKinds[i]] = attempts[i].get();
     VLOG(1) << "kernel feature " << AttachKindName(kAllAttachKinds[i]) << ": "
             << f.kinds[kAllAttachKinds[i]];
   }
+  // Detached off the caller's path (they count only this process's
+  // sched_process_exec and probe-target calls meanwhile: nothing).
+  std::thread([counters = std::move(test_counters)]() mutable {
+    counters.clear();
+  }).detach();
   return f;
 }
 

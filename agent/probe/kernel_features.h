@@ -17,6 +17,9 @@ struct KernelFeatures {
   std::string btf_source;  // where kernel BTF comes from; empty if none
   // One entry per attach kind: OK when attaching works here, else why not.
   std::map<AttachKind, absl::Status> kinds;
+  // Where these answers come from: probed now, or a cache of this kernel
+  // boot's first probe (feature_cache.h). Shown in GetInfo and the log.
+  std::string source;
 
   // OK, or the status a request for `kind` should get: PERMISSION_DENIED
   // when privilege is missing, else FAILED_PRECONDITION saying why and which

@@ -33,6 +33,7 @@ using ::tally::testing::CallGetppid;
 using ::tally::testing::GetppidProbe;
 
 using ::tally::testing::AgentProcess;
+using ::tally::testing::HeldBpfIds;
 using ::tally::testing::ContextWithDeadline;
 using ::testing::HasSubstr;
 
@@ -103,6 +104,41 @@ TEST_F(TallydTest, GetInfoDescribesNodeKernelAndLimits) {
   EXPECT_GT(info.limits().min_interval().nanos() +
                 info.limits().min_interval().seconds(),
             0);
+}
+
+// A restart on the same boot (upgrade of config, crash) answers from the
+// first start's probe, and says so.
+TEST_F(TallydTest, RestartOnTheSameBootServesCachedKernelFeatures) {
+  const std::string cache =
+      absl::StrCat(::testing::TempDir(), "/features-", getpid());
+  auto info = [&] {
+    v1::GetInfoResponse r;
+    grpc::Status s = stub_->GetInfo(ContextWithDeadline().get(), {}, &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return r;
+  };
+  auto kinds = [](const v1::GetInfoResponse& r) {
+    std::map<std::string, std::string> out;
+    for (const auto& k : r.attach_kinds()) {
+      out[k.kind()] = k.supported() ? "yes" : k.reason();
+    }
+    return out;
+  };
+  StartAgent({"--feature_cache=" + cache});
+  v1::GetInfoResponse first = info();
+  EXPECT_TRUE(absl::StartsWith(first.attach_kinds_source(),
+                               "probed at start-up in "))
+      << first.attach_kinds_source();
+  StartAgent({"--feature_cache=" + cache});
+  v1::GetInfoResponse second = info();
+  EXPECT_TRUE(absl::StartsWith(second.attach_kinds_source(), "cached: "))
+      << second.attach_kinds_source();
+  EXPECT_THAT(second.attach_kinds_source(), HasSubstr(cache));
+  EXPECT_EQ(kinds(second), kinds(first));
+  EXPECT_THAT(agent_->Log(), HasSubstr("(cached: probed by this binary"));
+  // Without a cache every start probes.
+  StartAgent({"--feature_cache="});
+  EXPECT_TRUE(absl::StartsWith(info().attach_kinds_source(), "probed"));
 }
 
 TEST_F(TallydTest, StartCountWatchStopWithFinalUpdate) {
@@ -357,23 +393,17 @@ TEST_F(TallydTest, ProbeAndWatcherLimitsAreResourceExhausted) {
   for (auto& c : contexts) c->TryCancel();
 }
 
-// BPF object ids the agent holds, from its fd table.
-std::set<uint32_t> HeldBpfIds(pid_t pid, const char* field) {
-  std::set<uint32_t> ids;
-  std::string dir = absl::StrCat("/proc/", pid, "/fdinfo");
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(entry.path());
-    std::string line;
-    while (std::getline(in, line)) {
-      if (absl::StartsWith(line, field)) {
-        ids.insert(static_cast<uint32_t>(std::stoul(line.substr(strlen(field)))));
-      }
-    }
-  }
-  return ids;
-}
-
+// An agent without pinning (--pin_dir=): its probes end with it. (A durable
+// agent's outlive it: tallyd_durable_test.)
 TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
+  agent_.reset();
+  AgentProcess::Options ephemeral;
+  ephemeral.pin_dir = "-";
+  ephemeral.args = {"--pin_dir="};
+  auto agent = AgentProcess::Start(ephemeral);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  agent_ = *std::move(agent);
+  stub_ = agent_->NewStub();
   v1::StartProbeResponse resp;
   ASSERT_TRUE(Start(GetppidProbe("one"), &resp).ok());
   v1::StartProbeRequest two = GetppidProbe("two");
@@ -432,11 +462,18 @@ TEST_F(TallydTest, SigtermEndsStreamsAndLeavesNothingAttached) {
   }
 }
 
-// Calls grpc.health.v1.Health/Check for the whole server; the raw response.
-absl::StatusOr<std::string> HealthCheck(std::shared_ptr<grpc::Channel> channel) {
+// Calls grpc.health.v1.Health/Check for `service` ("": the whole server);
+// the raw response.
+absl::StatusOr<std::string> HealthCheck(std::shared_ptr<grpc::Channel> channel,
+                                        const std::string& service = "") {
   grpc::GenericStub generic(channel);
-  grpc::Slice empty("");  // HealthCheckRequest{service: ""}: no bytes
-  grpc::ByteBuffer request(&empty, 1);
+  // HealthCheckRequest{service}: field 1, length-delimited; "" is no bytes.
+  std::string encoded;
+  if (!service.empty()) {
+    encoded = std::string("\x0a") + static_cast<char>(service.size()) + service;
+  }
+  grpc::Slice slice(encoded);
+  grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   auto ctx = ContextWithDeadline();
   std::mutex mu;
@@ -467,6 +504,15 @@ const std::string kServing("\x08\x01", 2);
 
 TEST_F(TallydTest, HealthServiceReportsServing) {
   absl::StatusOr<std::string> health = HealthCheck(agent_->NewChannel());
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, kServing);
+}
+
+// Outside-client finding: health answered only for "", and NOT_FOUND for the
+// API's own service name, which probes configured by service ask for.
+TEST_F(TallydTest, HealthServiceAnswersForTheApiByName) {
+  absl::StatusOr<std::string> health =
+      HealthCheck(agent_->NewChannel(), "tally.v1.Agent");
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, kServing);
 }

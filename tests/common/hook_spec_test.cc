@@ -1,5 +1,9 @@
 #include "common/hook_spec.h"
 
+#include <string>
+
+#include "common/quote.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -134,6 +138,48 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"syscall:a:b", "syscall:NAME"},
         InvalidCase{"syscall:sys_execve", "without the sys_ prefix"},
         InvalidCase{"syscall:exec.ve", "invalid character '.'"}));
+
+}  // namespace
+}  // namespace tally
+
+namespace tally {
+namespace {
+
+bool IsUtf8(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceLength(s.substr(i));
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// A hook of several KB used to make a message larger than a default gRPC
+// client accepts (8 KB of metadata): RESOURCE_EXHAUSTED instead of the
+// INVALID_ARGUMENT the user needed.
+TEST(HookSpecTest, HugeHooksGetShortMessages) {
+  for (const std::string& hook :
+       {std::string(9000, 'x'), "tracepoint:sched:" + std::string(9000, 'y'),
+        "kprobe:" + std::string(3000, '*'),
+        "uprobe:/" + std::string(5000, 'p') + ":sym"}) {
+    absl::StatusOr<HookSpec> spec = ParseHookSpec(hook);
+    EXPECT_THAT(spec, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+    EXPECT_LT(spec.status().message().size(), 1024u) << spec.status();
+  }
+}
+
+TEST(HookSpecTest, NonAsciiInputGivesValidUtf8Messages) {
+  for (const char* hook :
+       {"tracepoint:sched:\xc3\xa9t\xc3\xa9", "kprobe:caf\xc3\xa9",
+        "syscall:\xe2\x82\xac", "tracepoint:sched:bad\xc3", "\xc3\xa9:x"}) {
+    absl::StatusOr<HookSpec> spec = ParseHookSpec(hook);
+    ASSERT_FALSE(spec.ok()) << hook;
+    EXPECT_TRUE(IsUtf8(spec.status().message())) << spec.status().message();
+  }
+  EXPECT_THAT(ParseHookSpec("kprobe:caf\xc3\xa9"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("invalid character '\xc3\xa9'")));
+}
 
 }  // namespace
 }  // namespace tally

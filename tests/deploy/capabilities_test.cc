@@ -83,8 +83,8 @@ std::vector<std::string> ListedCapabilities() {
 
 // The capability's number, as libcap knows it ("cap_bpf (39) [...]").
 int CapabilityNumber(const std::string& name) {
-  testing::RunResult r =
-      testing::Run({"capsh", absl::StrCat("--explain=", absl::AsciiStrToLower(name))});
+  testing::RunResult r = testing::Run(
+      {"capsh", absl::StrCat("--explain=", absl::AsciiStrToLower(name))});
   std::smatch m;
   static const std::regex kNumber(R"(\((\d+)\))");
   int number = -1;
@@ -97,7 +97,8 @@ int CapabilityNumber(const std::string& name) {
 int LastCapability() {
   int last = 40;
   absl::SimpleAtoi(
-      absl::StripAsciiWhitespace(ReadFile("/proc/sys/kernel/cap_last_cap")), &last);
+      absl::StripAsciiWhitespace(ReadFile("/proc/sys/kernel/cap_last_cap")),
+      &last);
   return last;
 }
 
@@ -122,9 +123,11 @@ std::map<std::string, std::string> ProcStatus(pid_t pid) {
   std::map<std::string, std::string> fields;
   for (absl::string_view line :
        absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
-    std::vector<absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
+    std::vector<absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits(':', 1));
     if (kv.size() == 2) {
-      fields[std::string(kv[0])] = std::string(absl::StripAsciiWhitespace(kv[1]));
+      fields[std::string(kv[0])] =
+          std::string(absl::StripAsciiWhitespace(kv[1]));
     }
   }
   return fields;
@@ -180,8 +183,6 @@ std::map<std::string, uint64_t> DaemonSetMemoryMiB() {
   return out;
 }
 
-
-
 class DeployCapabilitiesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -232,8 +233,8 @@ class DeployCapabilitiesTest : public ::testing::Test {
     v1::StartProbeResponse started;
     grpc::Status s = stub->StartProbe(ContextWithDeadline().get(),
                                       GetppidProbe("getppid"), &started);
-    ASSERT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message()
-                        << "\n" << agent.Log();
+    ASSERT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message() << "\n"
+                        << agent.Log();
     EXPECT_EQ(started.probe().mechanism(), "tracepoint");
     CallGetppid(kEvents);
     v1::StopProbeRequest stop;
@@ -261,19 +262,75 @@ TEST_F(DeployCapabilitiesTest, ListedSetStartsCountsAndStops) {
   ASSERT_NE(agent, nullptr);
 
   v1::GetInfoResponse info;
-  ASSERT_TRUE(agent->NewStub()->GetInfo(ContextWithDeadline().get(), {}, &info).ok());
+  ASSERT_TRUE(
+      agent->NewStub()->GetInfo(ContextWithDeadline().get(), {}, &info).ok());
   std::map<std::string, v1::AttachKindSupport> kinds;
   for (const auto& k : info.attach_kinds()) kinds[k.kind()] = k;
   // What the DaemonSet promises (docs/deploy.md): these work with the set.
   for (const char* kind : {"tracepoint", "raw_tp", "tp_btf"}) {
-    EXPECT_TRUE(kinds[kind].supported()) << kind << ": " << kinds[kind].reason();
+    EXPECT_TRUE(kinds[kind].supported())
+        << kind << ": " << kinds[kind].reason();
   }
 
   ExpectExactCount(*agent);
   ExpectCleanExit(*agent);
 }
 
-TEST_F(DeployCapabilitiesTest, EachMissingCapabilityIsNamedAndTallydKeepsServing) {
+// Durable probes under exactly the deployed capabilities: pinned in bpffs,
+// re-adopted by the next agent after a kill -9, counting on throughout
+// (this kernel pins tracepoint links).
+TEST_F(DeployCapabilitiesTest, ProbesArePinnedAndReadoptedWithTheListedSet) {
+  std::set<int> caps = Listed();
+  const std::string pin_dir =
+      absl::StrCat("/sys/fs/bpf/tally-test-caps-", getpid());
+  auto start = [&] {
+    AgentProcess::Options options;
+    options.wrapper = CapshKeeping(caps);
+    options.pin_dir = pin_dir;
+    auto agent = AgentProcess::Start(options);
+    EXPECT_TRUE(agent.ok()) << agent.status();
+    return agent.ok() ? *std::move(agent) : nullptr;
+  };
+  std::unique_ptr<AgentProcess> agent = start();
+  ASSERT_NE(agent, nullptr);
+  v1::GetInfoResponse info;
+  ASSERT_TRUE(
+      agent->NewStub()->GetInfo(ContextWithDeadline().get(), {}, &info).ok());
+  EXPECT_EQ(info.pin_dir(), pin_dir);
+  EXPECT_EQ(info.warnings_size(), 0) << info.warnings(0);
+  v1::StartProbeResponse started;
+  ASSERT_TRUE(agent->NewStub()
+                  ->StartProbe(ContextWithDeadline().get(),
+                               GetppidProbe("durable"), &started)
+                  .ok());
+  CallGetppid(kEvents);
+  agent->Signal(SIGKILL);
+  ASSERT_TRUE(agent->WaitExit(absl::Seconds(20)).ok());
+  CallGetppid(kEvents);  // nobody's watching: the pinned link counts on
+  agent = start();
+  ASSERT_NE(agent, nullptr);
+  v1::ListProbesResponse list;
+  ASSERT_TRUE(agent->NewStub()
+                  ->ListProbes(ContextWithDeadline().get(), {}, &list)
+                  .ok());
+  ASSERT_EQ(list.probes_size(), 1);
+  EXPECT_EQ(list.probes(0).probe_id(), started.probe().probe_id());
+  EXPECT_TRUE(list.probes(0).readopted());
+  EXPECT_EQ(list.probes(0).total(), 2u * kEvents)
+      << list.probes(0).continuity();
+  v1::StopProbeRequest stop;
+  stop.set_name("durable");
+  v1::StopProbeResponse stopped;
+  ASSERT_TRUE(agent->NewStub()
+                  ->StopProbe(ContextWithDeadline().get(), stop, &stopped)
+                  .ok());
+  ExpectCleanExit(*agent);
+  std::error_code ignored;
+  std::filesystem::remove_all(pin_dir, ignored);
+}
+
+TEST_F(DeployCapabilitiesTest,
+       EachMissingCapabilityIsNamedAndTallydKeepsServing) {
   for (const std::string& missing : names_) {
     SCOPED_TRACE(absl::StrCat("without ", missing));
     std::set<int> caps = Listed();
@@ -287,7 +344,8 @@ TEST_F(DeployCapabilitiesTest, EachMissingCapabilityIsNamedAndTallydKeepsServing
       v1::StartProbeRequest req = GetppidProbe("denied");
       req.set_hook(hook);
       v1::StartProbeResponse resp;
-      grpc::Status s = stub->StartProbe(ContextWithDeadline().get(), req, &resp);
+      grpc::Status s =
+          stub->StartProbe(ContextWithDeadline().get(), req, &resp);
       EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
           << hook << ": " << s.error_message();
       EXPECT_THAT(s.error_message(), HasSubstr(missing)) << hook;
@@ -319,7 +377,8 @@ TEST_F(DeployCapabilitiesTest, UprobeWithoutSysAdminSaysWhatIsMissing) {
   v1::StartProbeResponse resp;
   grpc::Status s =
       agent->NewStub()->StartProbe(ContextWithDeadline().get(), req, &resp);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("CAP_SYS_ADMIN"));
   ExpectCleanExit(*agent);
 }
@@ -349,7 +408,8 @@ TEST_F(DeployCapabilitiesTest, FootprintFitsTheDaemonSetResources) {
     ASSERT_TRUE(s.ok()) << req.hook() << ": " << s.error_message();
   }
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReader<v1::WatchCountsResponse>>> readers;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::WatchCountsResponse>>>
+      readers;
   for (int w = 0; w < 4; ++w) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
     v1::WatchCountsRequest wreq;
@@ -382,13 +442,13 @@ TEST_F(DeployCapabilitiesTest, FootprintFitsTheDaemonSetResources) {
 // The runtime image's tree, staged by deploy/collect-runtime.sh exactly as
 // deploy/Dockerfile does, runs tallyd as the DaemonSet would: chrooted into
 // it, in its own mount namespace with /proc, a read-only /sys, read-only
-// binds of the host's BTF and tracefs (the DaemonSet's two hostPath
-// volumes), and the listed capabilities.
+// binds of the host's BTF and tracefs and a writable one of its bpffs (the
+// DaemonSet's hostPath volumes), and the listed capabilities.
 TEST_F(DeployCapabilitiesTest, RuntimeImageTreeRunsLikeTheDaemonSet) {
   const std::string root = testing::MakeTempDir() + "/rootfs";
-  testing::RunResult staged =
-      testing::Run({RunfilePath("deploy/collect-runtime.sh"), root,
-                    RunfilePath("agent/tallyd"), RunfilePath("client/tallyctl")});
+  testing::RunResult staged = testing::Run(
+      {RunfilePath("deploy/collect-runtime.sh"), root,
+       RunfilePath("agent/tallyd"), RunfilePath("client/tallyctl")});
   ASSERT_EQ(staged.exit_code, 0) << staged.err;
 
   std::set<int> caps = Listed();
@@ -397,7 +457,8 @@ TEST_F(DeployCapabilitiesTest, RuntimeImageTreeRunsLikeTheDaemonSet) {
   // agent's temp dir (socket, ready file) at the same path, then chroot,
   // drop capabilities and exec the image's tallyd with tallyd's arguments
   // ($1, the host tallyd, is not used).
-  const std::string script = absl::StrCat(R"(
+  const std::string script =
+      absl::StrCat(R"(
     set -e
     root=$0
     shift
@@ -411,21 +472,26 @@ TEST_F(DeployCapabilitiesTest, RuntimeImageTreeRunsLikeTheDaemonSet) {
       mount --bind "$path" "$root$path"
       mount -o remount,bind,ro "$root$path"
     done
+    # The host's bpffs, writable: probes are pinned there (hostPath).
+    mount --bind /sys/fs/bpf "$root/sys/fs/bpf"
     mount --bind "$dir" "$root$dir"
     exec capsh --chroot="$root" )",
-                                          capsh[1], R"( --shell=/usr/local/bin/tallyd -- "$@"
+                   capsh[1], R"( --shell=/usr/local/bin/tallyd -- "$@"
   )");
   std::vector<std::string> wrapper = {"unshare", "--mount", "--propagation",
-                                      "private", "--", "sh", "-c", script, root};
+                                      "private", "--",      "sh",
+                                      "-c",      script,    root};
   std::unique_ptr<AgentProcess> agent = StartWith(caps, wrapper);
   ASSERT_NE(agent, nullptr);
-  EXPECT_EQ(std::filesystem::read_symlink(absl::StrCat("/proc/", agent->pid(), "/root")),
+  EXPECT_EQ(std::filesystem::read_symlink(
+                absl::StrCat("/proc/", agent->pid(), "/root")),
             root);
 
   ExpectExactCount(*agent);
   ExpectCleanExit(*agent);
   std::error_code ignored;
-  std::filesystem::remove_all(std::filesystem::path(root).parent_path(), ignored);
+  std::filesystem::remove_all(std::filesystem::path(root).parent_path(),
+                              ignored);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ agent=""
 cleanup() {
   if [[ -n $agent ]]; then kill -KILL "$agent" 2>/dev/null || true; wait "$agent" 2>/dev/null || true; fi
   rm -rf "$tmp"
+  if [[ -n ${pins:-} ]]; then rm -rf "$pins"; fi
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -80,9 +81,12 @@ done
 dropped=$(IFS=,; echo "${drop[*]}")
 
 sock=$tmp/tallyd.sock
+# Pinning as deployed, in a directory of this test's own (then uninstalled:
+# --uninstall's system calls are checked too).
+pins=/sys/fs/bpf/tally-test-unit-$$
 capsh --drop="$dropped" -- -c 'exec strace -f -qq -o "$0" "$@"' "$tmp/strace" \
   "$tallyd" --listen="unix:$sock" --ready_file="$tmp/ready" --node_name=unit-test \
-  2>"$tmp/tallyd.log" &
+  --pin_dir="$pins" 2>"$tmp/tallyd.log" &
 agent=$!
 for _ in $(seq 1 600); do [[ -s $tmp/ready ]] && break; sleep 0.05; done
 [[ -s $tmp/ready ]] || fail "tallyd did not start: $(cat "$tmp/tallyd.log")"
@@ -102,6 +106,11 @@ tallyd_pid=$(pgrep -P "$agent" | head -1)
 kill -TERM "$tallyd_pid"
 wait "$agent" || fail "tallyd exited with $?: $(tail -5 "$tmp/tallyd.log")"
 agent=""
+capsh --drop="$dropped" -- -c 'exec strace -f -qq -o "$0" "$@"' "$tmp/strace.uninstall" \
+  "$tallyd" --uninstall --pin_dir="$pins" >"$tmp/uninstall.log" 2>&1 ||
+  fail "tallyd --uninstall: $(cat "$tmp/uninstall.log")"
+[[ ! -e $pins ]] || fail "tallyd --uninstall left $pins"
+cat "$tmp/strace.uninstall" >>"$tmp/strace"
 
 # "1234  openat(AT_FDCWD, ..." -> openat; the first execve is strace's own
 # start of tallyd, which systemd performs before the filter applies too.

@@ -179,7 +179,9 @@ function labelsMatch(selector, labels) {
 // Checks between objects: the things a typo would silently break.
 function checkReferences(objects) {
   const byKind = (kind) => objects.filter((o) => o.doc.kind === kind);
-  const daemonsets = byKind('DaemonSet');
+  // The agents' DaemonSet; examples/ may hold others (uninstalling).
+  const daemonsets = byKind('DaemonSet').filter(
+    (o) => !o.file.startsWith(`examples${path.sep}`));
   if (daemonsets.length !== 1) {
     fail('deploy/kubernetes', `expected one DaemonSet, found ${daemonsets.length}`);
     return;
@@ -213,7 +215,12 @@ function checkReferences(objects) {
     if (!v.hostPath) continue;
     const mount = (container.volumeMounts || []).find((m) => m.name === v.name);
     if (!mount) fail('daemonset.yaml', `hostPath volume ${v.name} is not mounted`);
-    else if (mount.readOnly !== true) {
+    else if (v.hostPath.path === '/sys/fs/bpf') {
+      // The one writable host path: probes are pinned there.
+      if (mount.mountPath !== '/sys/fs/bpf') {
+        fail('daemonset.yaml', 'the host bpffs must be mounted at /sys/fs/bpf');
+      }
+    } else if (mount.readOnly !== true) {
       fail('daemonset.yaml', `hostPath volume ${v.name} must be mounted readOnly`);
     }
   }
@@ -292,7 +299,40 @@ function checkReferences(objects) {
         labelsMatch(peer.podSelector.matchLabels, labels))));
     if (!admitted) fail(file, `Job ${doc.metadata.name} is not admitted by the NetworkPolicy`);
   }
-  return { container };
+  return { container, pod };
+}
+
+// Every probes.yaml in a ConfigMap the DaemonSet mounts must be what
+// --probes_file points at, and must pass tallyd --check_probes_file.
+function checkProbesFiles(objects, container, pod, tallyd) {
+  const probesArg = (container.args || []).find((a) => a.startsWith('--probes_file='));
+  if (!probesArg) {
+    fail('daemonset.yaml', 'tallyd has no --probes_file (the tally-probes ConfigMap)');
+    return;
+  }
+  const probesPath = probesArg.slice('--probes_file='.length);
+  const volume = (pod.spec.volumes || []).find((v) => v.configMap);
+  const mount = volume && (container.volumeMounts || []).find((m) => m.name === volume.name);
+  if (!mount || path.posix.dirname(probesPath) !== mount.mountPath) {
+    fail('daemonset.yaml', `--probes_file=${probesPath} is not in a mounted ConfigMap`);
+    return;
+  }
+  const cm = objects.find((o) => o.doc.kind === 'ConfigMap' &&
+    o.doc.metadata.name === volume.configMap.name);
+  const text = cm && cm.doc.data && cm.doc.data[path.posix.basename(probesPath)];
+  if (text === undefined) {
+    fail('daemonset.yaml', `ConfigMap ${volume.configMap.name} has no ${path.posix.basename(probesPath)}`);
+    return;
+  }
+  if (!tallyd) return;
+  const tmp = fs.mkdtempSync(path.join(require('os').tmpdir(), 'tally-probes-'));
+  const file = path.join(tmp, 'probes.yaml');
+  fs.writeFileSync(file, text);
+  const check = childProcess.spawnSync(tallyd, [`--check_probes_file=${file}`], { encoding: 'utf8' });
+  fs.rmSync(tmp, { recursive: true, force: true });
+  if (check.status !== 0) {
+    fail(cm.file, `probes.yaml does not validate: ${check.stderr.trim()}`);
+  }
 }
 
 function checkFlags(container, tallyd) {
@@ -355,7 +395,9 @@ function main() {
     if (!listed.has(file)) fail(rel, 'is in no kustomization.yaml');
   }
   const refs = errors.length === 0 ? checkReferences(objects) : null;
-  if (refs && tallydArg) checkFlags(refs.container, tallydArg.slice('--tallyd='.length));
+  const tallyd = tallydArg ? tallydArg.slice('--tallyd='.length) : null;
+  if (refs && tallyd) checkFlags(refs.container, tallyd);
+  if (refs) checkProbesFiles(objects, refs.container, refs.pod, tallyd);
 
   if (errors.length) {
     for (const e of errors) console.error(`FAIL ${e}`);

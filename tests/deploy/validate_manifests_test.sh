@@ -38,3 +38,18 @@ grep -q 'unknown field .*readOnlyRootFileSystem' <<<"$out" || {
   exit 1
 }
 echo "ok: a misspelt field is rejected"
+
+# And a ConfigMap probes.yaml that tallyd would refuse.
+cp -r "$manifests" "$tmp/p"
+sed -i "s/^    probes: \[\]$/    probes: [{name: bad, hook: 'nope:x'}]/" "$tmp/p/probes-configmap.yaml"
+if out=$(node "$validator" "$tmp/p" --tallyd="$tallyd" 2>&1); then
+  echo "FAIL: the validator accepted a probes.yaml tallyd refuses:" >&2
+  echo "$out" >&2
+  exit 1
+fi
+grep -q "probes.yaml does not validate: .*probes\[0\]: hook 'nope:x'" <<<"$out" || {
+  echo "FAIL: the validator rejected the bad probes.yaml for another reason:" >&2
+  echo "$out" >&2
+  exit 1
+}
+echo "ok: an invalid probes.yaml is rejected"

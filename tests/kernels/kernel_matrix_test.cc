@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -36,12 +37,39 @@ constexpr uint64_t kEvents = 1000;
 
 // Rows: scenario probe name, and the attach kind its errors name.
 const std::vector<std::pair<std::string, std::string>> kRows = {
+    {"tracepoint", "tracepoint"},
+    {"rawtracepoint", "raw_tp"},
+    {"tp_btf", "tp_btf"},
+    {"kprobe", "kprobe"},
+    {"kretprobe", "kretprobe"},
+    {"fentry", "fentry"},
+    {"fexit", "fexit"},
+    {"uprobe", "uprobe"},
+    {"uretprobe", "uretprobe"},
+    {"syscall", ""},
+    {"comm", ""},
+};
+
+// Rows of the key-reading rounds (scenario.sh keys_round), after the
+// probes': each map-read method, reclaiming, and the restarted agents'
+// kernel features coming from the boot's cache.
+constexpr int kThreads = 40;
+const std::vector<std::string> kReadMethods = {"batch", "walk"};
+const std::vector<std::pair<std::string, std::string>> kKeyRows = {
+    {"keys_batch", "keys by pid, batched reads (BPF_MAP_LOOKUP_BATCH)"},
+    {"keys_walk", "keys by pid, key walk (the pre-5.6 path)"},
+    {"reclaim", "ended threads' keys reclaimed, counts kept"},
+    {"feature_cache", "restart: kernel features from this boot's cache"},
+};
+
+// Rows of the durable round: each kind pinned, then N events before, N
+// during and N after an agent's kill -9 and restart.
+const std::vector<std::pair<std::string, std::string>> kPinRows = {
     {"tracepoint", "tracepoint"}, {"rawtracepoint", "raw_tp"},
     {"tp_btf", "tp_btf"},         {"kprobe", "kprobe"},
     {"kretprobe", "kretprobe"},   {"fentry", "fentry"},
     {"fexit", "fexit"},           {"uprobe", "uprobe"},
-    {"uretprobe", "uretprobe"},   {"syscall", ""},
-    {"comm", ""},
+    {"uretprobe", "uretprobe"},   {"comm", ""},
 };
 
 struct Suite {
@@ -54,7 +82,9 @@ const Suite kSuites[] = {
     {"trixie", "Debian 13 (6.12)"},
 };
 
-enum class Result { kCounted, kUnsupported, kWrong };
+// kGap: re-adopted with the window it could not count reported (the kernel
+// cannot pin that kind of link).
+enum class Result { kCounted, kUnsupported, kWrong, kGap };
 
 struct Cell {
   Result result = Result::kWrong;
@@ -86,6 +116,138 @@ v1::AgentLine ParseLine(const std::string& json) {
   return line;
 }
 
+uint64_t Sum(const std::map<std::string, uint64_t>& m) {
+  uint64_t sum = 0;
+  for (const auto& [k, v] : m) sum += v;
+  return sum;
+}
+
+std::map<std::string, bool> Kinds(const v1::AgentLine& line) {
+  std::map<std::string, bool> out;
+  for (const auto& k : line.info().attach_kinds())
+    out[k.kind()] = k.supported();
+  return out;
+}
+
+// The key-reading rounds: every live thread's key holds exactly its calls
+// (read with each method); once they end, every key is reclaimed with all
+// its counts; each restart took its kernel features from the cache.
+void ParseKeyRounds(
+    const std::map<std::string, std::map<std::string, uint64_t>>& tids,
+    const std::map<std::string, v1::WatchLine>& keys_read,
+    const std::map<std::string, v1::WatchLine>& reclaimed,
+    const std::map<std::string, v1::AgentLine>& infos, Column* column) {
+  Cell& reclaim = column->cells["reclaim"];
+  Cell& cache = column->cells["feature_cache"];
+  reclaim.result = cache.result = Result::kCounted;
+  auto first = infos.find("");
+  for (const std::string& method : kReadMethods) {
+    Cell& cell = column->cells["keys_" + method];
+    auto want = tids.find(method);
+    auto got = keys_read.find(method);
+    if (want == tids.end() || want->second.size() != kThreads ||
+        got == keys_read.end()) {
+      cell.detail = absl::StrCat("no keys read with ", method);
+      reclaim.result = cache.result = Result::kWrong;
+      reclaim.detail = cache.detail = cell.detail;
+      continue;
+    }
+    std::map<std::string, uint64_t> keys;
+    for (const auto& kc : got->second.top_keys()) keys[kc.key()] = kc.count();
+    const uint64_t sum = Sum(want->second);
+    cell.result = keys == want->second && got->second.agent_total() == sum &&
+                          got->second.dropped_keys() == 0
+                      ? Result::kCounted
+                      : Result::kWrong;
+    cell.detail = absl::StrCat(keys.size(), " keys adding up to ", Sum(keys),
+                               " of ", got->second.agent_total(), "; expected ",
+                               kThreads, " adding up to ", sum);
+    auto after = reclaimed.find(method);
+    if (after == reclaimed.end() ||
+        after->second.reclaimed_keys() != kThreads ||
+        after->second.reclaimed() != sum ||
+        after->second.top_keys_size() != 0 ||
+        after->second.agent_total() != sum) {
+      reclaim.result = Result::kWrong;
+      reclaim.detail = absl::StrCat(
+          method, ": ",
+          after == reclaimed.end()
+              ? "no update"
+              : absl::StrCat(after->second.reclaimed_keys(), " keys, ",
+                             after->second.reclaimed(), " events reclaimed, ",
+                             after->second.top_keys_size(), " keys left"),
+          "; expected ", kThreads, " keys, ", sum, " events");
+    }
+    auto info = infos.find(method);
+    if (info == infos.end() || first == infos.end() ||
+        !absl::StartsWith(info->second.info().attach_kinds_source(),
+                          "cached: ") ||
+        Kinds(info->second) != Kinds(first->second)) {
+      cache.result = Result::kWrong;
+      cache.detail = absl::StrCat(
+          method, " restart: ",
+          info == infos.end() ? "no info"
+                              : info->second.info().attach_kinds_source());
+    }
+  }
+}
+
+// The durable round: a pinned link counts all 3N (downtime included); an
+// unpinnable one is re-attached to its maps and counts 2N, with the window
+// reported; anything else is wrong.
+void ParsePinRound(const std::map<std::string, v1::AgentLine>& pinned,
+                   const std::map<std::string, v1::Probe>& readopted,
+                   const std::map<std::string, uint64_t>& comm_keys,
+                   Column* column) {
+  for (const auto& [row, kind] : kPinRows) {
+    Cell& cell = column->cells["pin_" + row];
+    auto start = pinned.find(row);
+    if (start == pinned.end()) {
+      cell.detail = "no start result";
+      continue;
+    }
+    if (!start->second.error().empty()) {
+      cell.detail = start->second.error();
+      if (!kind.empty() &&
+          absl::StrContains(cell.detail,
+                            absl::StrCat("cannot attach ", kind))) {
+        cell.result = Result::kUnsupported;
+      }
+      continue;
+    }
+    auto it = readopted.find(row);
+    if (it == readopted.end()) {
+      cell.detail = "not listed after the restart";
+      continue;
+    }
+    const v1::Probe& p = it->second;
+    cell.mechanism = p.attached();
+    const bool same =
+        p.readopted() && p.probe_id() == start->second.probe().probe_id();
+    if (same && p.uncounted_size() == 0 && p.total() == 3 * kEvents) {
+      cell.result = Result::kCounted;
+    } else if (same && p.uncounted_size() == 1 && p.total() == 2 * kEvents) {
+      cell.result = Result::kGap;
+    }
+    cell.detail =
+        absl::StrCat(p.total(), " of ", 3 * kEvents, ", ", p.uncounted_size(),
+                     " uncounted window(s); ", p.continuity());
+    if (row == "comm" && cell.result != Result::kWrong) {
+      // The helper renames itself (task_rename events) after its first
+      // getppid() calls: the first round is under its binary's name, later
+      // ones under the names it took. Keys carried over add up to the total.
+      auto first = comm_keys.find("tally-events");
+      if (first == comm_keys.end() || first->second != kEvents ||
+          Sum(comm_keys) != p.total()) {
+        cell.result = Result::kWrong;
+        cell.detail = absl::StrCat(
+            "key tally-events=", first == comm_keys.end() ? 0 : first->second,
+            ", keys add up to ", Sum(comm_keys), " of ", p.total());
+      }
+    }
+  }
+}
+
 // Reads the scenario's "@@" markers and tallyctl JSON lines into a column.
 Column Parse(const std::string& label, const std::string& output) {
   Column column;
@@ -93,6 +255,15 @@ Column Parse(const std::string& label, const std::string& output) {
   std::map<std::string, v1::AgentLine> started;
   std::map<std::string, uint64_t> totals;
   std::map<std::string, uint64_t> comm_keys;
+  // By round (read method): TID -> calls, the keys read, the reclaimed
+  // update, the restarted agent's info ("" : the first start's).
+  std::map<std::string, std::map<std::string, uint64_t>> tids;
+  std::map<std::string, v1::WatchLine> keys_read, reclaimed;
+  std::map<std::string, v1::AgentLine> infos;
+  // The durable round: start results, the re-adopted listing, comm keys.
+  std::map<std::string, v1::AgentLine> pinned;
+  std::map<std::string, v1::Probe> readopted;
+  std::map<std::string, uint64_t> readopted_keys;
   std::string section, current;
   bool done = false;
   for (absl::string_view raw : absl::StrSplit(output, '\n')) {
@@ -101,21 +272,57 @@ Column Parse(const std::string& label, const std::string& output) {
       std::vector<std::string> words = absl::StrSplit(line.substr(2), ' ');
       section = words[0];
       if (section == "KERNEL" && words.size() > 1) column.release = words[1];
-      if (section == "KPROBE_PMU") column.kprobe_pmu = words.size() > 1 && words[1] == "yes";
-      if (section == "START" && words.size() > 1) current = words[1];
+      if (section == "KPROBE_PMU")
+        column.kprobe_pmu = words.size() > 1 && words[1] == "yes";
+      if ((section == "START" || section == "PIN") && words.size() > 1) {
+        current = words[1];
+      }
       if (section == "DONE") done = true;
       continue;
     }
+    if (absl::StartsWith(section, "TIDS_")) {
+      std::vector<std::string> words = absl::StrSplit(line, ' ');
+      uint64_t calls = 0;
+      if (words.size() == 2 && absl::SimpleAtoi(words[1], &calls)) {
+        tids[section.substr(5)][words[0]] = calls;
+      }
+      continue;
+    }
     if (line.empty() || line[0] != '{') continue;
-    if (section == "KEYS") {
+    if (absl::StartsWith(section, "KEYS_") ||
+        absl::StartsWith(section, "RECLAIM_")) {
       v1::WatchLine update;
       (void)google::protobuf::util::JsonStringToMessage(line, &update);
-      for (const auto& kc : update.top_keys()) comm_keys[kc.key()] = kc.count();
+      (section[0] == 'K' ? keys_read
+                         : reclaimed)[section.substr(section.find('_') + 1)] =
+          update;
+      continue;
+    }
+    if (section == "INFO" || absl::StartsWith(section, "INFO_")) {
+      infos[section == "INFO" ? "" : section.substr(5)] = ParseLine(line);
+      continue;
+    }
+    if (section == "KEYS" || section == "READOPTED_KEYS") {
+      v1::WatchLine update;
+      (void)google::protobuf::util::JsonStringToMessage(line, &update);
+      for (const auto& kc : update.top_keys()) {
+        (section == "KEYS" ? comm_keys : readopted_keys)[kc.key()] = kc.count();
+      }
+      continue;
+    }
+    if (section == "PIN") {
+      pinned[current] = ParseLine(line);
+      continue;
+    }
+    if (section == "READOPTED") {
+      v1::AgentLine parsed = ParseLine(line);
+      readopted[parsed.probe().name()] = parsed.probe();
       continue;
     }
     v1::AgentLine parsed = ParseLine(line);
     if (section == "START") started[current] = parsed;
-    if (section == "LIST") totals[parsed.probe().name()] = parsed.probe().total();
+    if (section == "LIST")
+      totals[parsed.probe().name()] = parsed.probe().total();
   }
   if (!done) {
     column.failure = "the scenario did not finish (see the test log)";
@@ -133,7 +340,8 @@ Column Parse(const std::string& label, const std::string& output) {
       cell.detail = start.error();
       if (!kind.empty() &&
           absl::StartsWith(start.error(), "FAILED_PRECONDITION") &&
-          absl::StrContains(start.error(), absl::StrCat("cannot attach ", kind))) {
+          absl::StrContains(start.error(),
+                            absl::StrCat("cannot attach ", kind))) {
         cell.result = Result::kUnsupported;
       }
       continue;
@@ -144,7 +352,8 @@ Column Parse(const std::string& label, const std::string& output) {
     cell.detail = absl::StrCat(total);
     if (row == "comm") {
       // Every call came from the helper, named after its binary.
-      uint64_t keyed = comm_keys.count("tally-events") ? comm_keys["tally-events"] : 0;
+      uint64_t keyed =
+          comm_keys.count("tally-events") ? comm_keys["tally-events"] : 0;
       if (keyed != kEvents || comm_keys.size() != 1) {
         cell.result = Result::kWrong;
         cell.detail = absl::StrCat("key tally-events=", keyed, " of ",
@@ -152,6 +361,8 @@ Column Parse(const std::string& label, const std::string& output) {
       }
     }
   }
+  ParseKeyRounds(tids, keys_read, reclaimed, infos, &column);
+  ParsePinRound(pinned, readopted, readopted_keys, &column);
   return column;
 }
 
@@ -166,6 +377,12 @@ bool MayBeUnsupported(const Column& c, const std::string& row, bool host) {
 
 void Check(const Column& c, bool host) {
   ASSERT_EQ(c.failure, "") << c.label;
+  for (const auto& [row, label] : kKeyRows) {
+    SCOPED_TRACE(absl::StrCat(c.label, " ", label));
+    auto it = c.cells.find(row);
+    ASSERT_NE(it, c.cells.end());
+    EXPECT_EQ(it->second.result, Result::kCounted) << it->second.detail;
+  }
   for (const auto& [row, kind] : kRows) {
     const Cell& cell = c.cells.at(row);
     SCOPED_TRACE(absl::StrCat(c.label, " ", row));
@@ -178,8 +395,24 @@ void Check(const Column& c, bool host) {
             << cell.detail;
         break;
       case Result::kWrong:
+      case Result::kGap:
         ADD_FAILURE() << "wrong: " << cell.detail << " (expected " << kEvents
                       << ")";
+        break;
+    }
+  }
+  for (const auto& [row, kind] : kPinRows) {
+    const Cell& cell = c.cells.at("pin_" + row);
+    SCOPED_TRACE(absl::StrCat(c.label, " durable ", row));
+    switch (cell.result) {
+      case Result::kCounted:
+      case Result::kGap:
+        break;
+      case Result::kUnsupported:
+        EXPECT_TRUE(MayBeUnsupported(c, row, host)) << cell.detail;
+        break;
+      case Result::kWrong:
+        ADD_FAILURE() << "wrong: " << cell.detail;
         break;
     }
   }
@@ -202,6 +435,8 @@ std::string CellText(const Cell& cell) {
       return "not supported";
     case Result::kWrong:
       return absl::StrCat("WRONG (", cell.detail, ")");
+    case Result::kGap:
+      return "re-adopted, gap reported";
   }
   return "?";
 }
@@ -224,7 +459,7 @@ std::string Matrix(const std::vector<Column>& columns) {
                     " |");
     for (const Column& c : columns) {
       auto it = c.cells.find(row);
-      std::string text = !c.failure.empty() ? "run failed"
+      std::string text = !c.failure.empty()    ? "run failed"
                          : it == c.cells.end() ? "-"
                                                : CellText(it->second);
       if (row == "syscall" && it != c.cells.end() &&
@@ -235,15 +470,47 @@ std::string Matrix(const std::vector<Column>& columns) {
     }
     absl::StrAppend(&out, "\n");
   }
+  for (const auto& [row, label] : kKeyRows) {
+    absl::StrAppend(&out, "| ", label, " |");
+    for (const Column& c : columns) {
+      auto it = c.cells.find(row);
+      absl::StrAppend(
+          &out, " ",
+          !c.failure.empty()    ? "run failed"
+          : it == c.cells.end() ? "-"
+          : it->second.result == Result::kCounted
+              ? std::string(row == "feature_cache" ? "yes" : "exact")
+              : CellText(it->second),
+          " |");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  for (const auto& [row, kind] : kPinRows) {
+    absl::StrAppend(&out, "| durable ", row == "comm" ? "group by comm" : row,
+                    ": kill -9, restart |");
+    for (const Column& c : columns) {
+      auto it = c.cells.find("pin_" + row);
+      absl::StrAppend(&out, " ",
+                      !c.failure.empty()    ? "run failed"
+                      : it == c.cells.end() ? "-"
+                      : it->second.result == Result::kCounted
+                          ? std::string("re-adopted, downtime counted")
+                          : CellText(it->second),
+                      " |");
+    }
+    absl::StrAppend(&out, "\n");
+  }
   std::string notes;
   for (const Column& c : columns) {
     for (const auto& [row, cell] : c.cells) {
       if (cell.result == Result::kUnsupported) {
-        absl::StrAppend(&notes, "- ", c.label, ", ", row, ": ", cell.detail, "\n");
+        absl::StrAppend(&notes, "- ", c.label, ", ", row, ": ", cell.detail,
+                        "\n");
       }
     }
   }
-  if (!notes.empty()) absl::StrAppend(&out, "\nThe agent's own words:\n\n", notes);
+  if (!notes.empty())
+    absl::StrAppend(&out, "\nThe agent's own words:\n\n", notes);
   return out;
 }
 
@@ -271,8 +538,8 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
     std::string cmd = absl::StrCat(
         "TALLYD=", RunfilePath("agent/tallyd"),
         " TALLYCTL=", RunfilePath("client/tallyctl"),
-        " EVENTS=", RunfilePath("tests/kernels/tally-events"),
-        " N=", kEvents, " RUNDIR=", rundir, " sh ",
+        " EVENTS=", RunfilePath("tests/kernels/tally-events"), " N=", kEvents,
+        " RUNDIR=", rundir, " PINS=/sys/fs/bpf/tally-matrix-", getpid(), " sh ",
         RunfilePath("tests/kernels/scenario.sh"));
     ::tally::testing::RunResult r =
         ::tally::testing::Run({"sh", "-c", cmd}, absl::Minutes(5));
@@ -286,7 +553,8 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
   // The Debian kernels, booted concurrently (software emulation).
   std::string qemu = "qemu-system-x86_64";
   if (std::system(("command -v " + qemu + " >/dev/null").c_str()) != 0) {
-    Missing("qemu-system-x86_64 is not installed (scripts/setup.sh installs it)");
+    Missing(
+        "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)");
   } else {
     std::string work = ::tally::testing::MakeTempDir();
     std::string initrd = work + "/initrd.gz";
@@ -299,9 +567,12 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
         absl::Minutes(2));
     ASSERT_EQ(packed.exit_code, 0) << packed.err;
 
-    std::vector<std::pair<const Suite*, std::future<::tally::testing::RunResult>>> runs;
+    std::vector<
+        std::pair<const Suite*, std::future<::tally::testing::RunResult>>>
+        runs;
     for (const Suite& suite : kSuites) {
-      std::string vmlinuz = absl::StrCat(CacheDir(), "/", suite.name, "/vmlinuz");
+      std::string vmlinuz =
+          absl::StrCat(CacheDir(), "/", suite.name, "/vmlinuz");
       if (access(vmlinuz.c_str(), R_OK) != 0) {
         Missing(absl::StrCat("no ", suite.name, " kernel at ", vmlinuz,
                              "; run tests/kernels/fetch-kernels.sh"));
@@ -309,10 +580,27 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
       }
       runs.emplace_back(&suite, std::async(std::launch::async, [=] {
         return ::tally::testing::Run(
-            {qemu, "-machine", "accel=tcg", "-cpu", "max", "-smp", "1", "-m",
-             "1024", "-kernel", vmlinuz, "-initrd", initrd, "-append",
+            {qemu,
+             "-machine",
+             "accel=tcg",
+             "-cpu",
+             "max",
+             "-smp",
+             "1",
+             "-m",
+             "1024",
+             "-kernel",
+             vmlinuz,
+             "-initrd",
+             initrd,
+             "-append",
              absl::StrCat("console=ttyS0 quiet panic=-1 tally.n=", kEvents),
-             "-display", "none", "-serial", "stdio", "-monitor", "none",
+             "-display",
+             "none",
+             "-serial",
+             "stdio",
+             "-monitor",
+             "none",
              "-no-reboot"},
             absl::Minutes(8));
       }));
@@ -320,11 +608,13 @@ TEST_F(KernelMatrixTest, SameBinariesCountCorrectlyOnEveryKernel) {
     for (auto& [suite, future] : runs) {
       ::tally::testing::RunResult r = future.get();
       Column column = Parse(suite->label, r.out);
-      if (!column.failure.empty() || ::testing::Test::HasFailure()) {
+      const bool failed_before = ::testing::Test::HasFailure();
+      Check(column, /*host=*/false);
+      if (!column.failure.empty() ||
+          (::testing::Test::HasFailure() && !failed_before)) {
         std::cout << "---- " << suite->label << " console ----\n"
                   << r.out << r.err << "\n";
       }
-      Check(column, /*host=*/false);
       columns.push_back(std::move(column));
     }
     std::system(("rm -rf " + work).c_str());

@@ -7,11 +7,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -50,12 +53,21 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(
   const std::string ready = agent->dir_ + "/ready";
   std::vector<std::string> argv = options.wrapper;
   argv.push_back(options.binary.empty() ? RunfilePath("agent/tallyd")
-                                       : options.binary);
+                                        : options.binary);
   if (options.unix_socket) {
     argv.push_back(absl::StrCat("--listen=unix:", agent->dir_, "/tallyd.sock"));
   }
   argv.push_back("--ready_file=" + ready);
   argv.push_back("--node_name=" + options.node_name);
+  // Tests run in parallel: each agent pins in its own directory, removed
+  // with it, unless the test manages one (restarts) itself.
+  if (options.pin_dir.empty()) {
+    agent->owned_pin_dir_ = absl::StrCat(
+        "/sys/fs/bpf/", std::filesystem::path(agent->dir_).filename().string());
+    argv.push_back("--pin_dir=" + agent->owned_pin_dir_);
+  } else if (options.pin_dir != "-") {
+    argv.push_back("--pin_dir=" + options.pin_dir);
+  }
   for (const std::string& arg : options.args) argv.push_back(arg);
 
   pid_t pid = fork();
@@ -100,6 +112,9 @@ AgentProcess::~AgentProcess() {
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
+  // Unpins whatever this agent left: nothing of a test stays attached.
+  if (!owned_pin_dir_.empty())
+    std::filesystem::remove_all(owned_pin_dir_, ignored);
 }
 
 std::shared_ptr<grpc::Channel> AgentProcess::NewChannel() const {
@@ -147,6 +162,23 @@ std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return context;
+}
+
+std::set<uint32_t> HeldBpfIds(pid_t pid, const char* field) {
+  std::set<uint32_t> ids;
+  std::string dir = absl::StrCat("/proc/", pid, "/fdinfo");
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (absl::StartsWith(line, field)) {
+        uint32_t id = 0;
+        if (absl::SimpleAtoi(line.substr(strlen(field)), &id)) ids.insert(id);
+      }
+    }
+  }
+  return ids;
 }
 
 }  // namespace tally::testing

@@ -6,7 +6,9 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,10 @@ class AgentProcess {
     std::string node_name = "test-node";
     // The tallyd to run; empty: the runfile agent/tallyd.
     std::string binary;
+    // --pin_dir: empty, a directory of this agent's own under /sys/fs/bpf,
+    // removed with it; "-": tallyd's own default (or the args' flag);
+    // otherwise this one, which the test cleans up (for restarts).
+    std::string pin_dir;
   };
 
   static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(Options options);
@@ -63,7 +69,12 @@ class AgentProcess {
   bool exited_ = false;
   std::string dir_;
   std::string address_;
+  std::string owned_pin_dir_;
 };
+
+// The BPF object ids process `pid` holds open, from its fdinfo: `field` is
+// "prog_id:", "map_id:" or "link_id:".
+std::set<uint32_t> HeldBpfIds(pid_t pid, const char* field);
 
 // StartProbe of tracepoint:syscalls:sys_enter_getppid filtered to this
 // process: CallGetppid(n) (events.h) then makes exactly n events.

@@ -9,11 +9,16 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/agent/daemon/fake_counter.h"
 #include "tests/testing/agent_process.h"
@@ -26,7 +31,7 @@ namespace {
 using ::tally::testing::ContextWithDeadline;
 using ::tally::testing::FakeClock;
 using ::tally::testing::FakeCounterState;
-using ::tally::testing::FakeOpener;
+using ::tally::testing::FakeStore;
 using ::testing::HasSubstr;
 
 KernelFeatures AllKinds() {
@@ -45,7 +50,7 @@ class DaemonTest : public ::testing::Test {
     config.listen.address = absl::StrCat("unix:", dir_, "/tallyd.sock");
     config.shutdown_grace = absl::Seconds(5);
     absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(config, &features_, opener_.AsOpener(), &clock_);
+        Daemon::Start(config, &features_, &store_, &clock_);
     ASSERT_OK(d.status());
     daemon_ = *std::move(d);
     stub_ = v1::Agent::NewStub(grpc::CreateChannel(
@@ -68,7 +73,7 @@ class DaemonTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  FakeOpener opener_;
+  FakeStore store_;
   KernelFeatures features_ = AllKinds();
   std::string dir_;
   std::unique_ptr<Daemon> daemon_;
@@ -89,7 +94,7 @@ TEST_F(DaemonTest, StartIsIdempotentAndListed) {
   ASSERT_TRUE(stub_->ListProbes(ContextWithDeadline().get(), {}, &list).ok());
   ASSERT_EQ(list.probes_size(), 1);
   EXPECT_EQ(list.probes(0).name(), "execs");
-  EXPECT_EQ(opener_.opens(), 1);
+  EXPECT_EQ(store_.opens(), 1);
 }
 
 TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
@@ -98,8 +103,8 @@ TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Start("bad name", "rt:x").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  opener_.FailWith("kprobe:missing_fn",
-                   absl::NotFoundError("kernel function missing_fn"));
+  store_.FailWith("kprobe:missing_fn",
+                  absl::NotFoundError("kernel function missing_fn"));
   grpc::Status missing = Start("k", "kprobe:missing_fn");
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(missing.error_message(), HasSubstr("missing_fn"));
@@ -134,7 +139,7 @@ TEST_F(DaemonTest, BadRequestsGetTheirCodes) {
 
 TEST_F(DaemonTest, WatchGetsSnapshotTicksAndTheFinalUpdateOnStop) {
   ASSERT_TRUE(Start("p", "rt:x").ok());
-  std::shared_ptr<FakeCounterState> c = opener_.Latest("rawtracepoint:x");
+  std::shared_ptr<FakeCounterState> c = store_.Latest("rawtracepoint:x");
   c->Add(5);
   grpc::ClientContext ctx;
   v1::WatchCountsRequest req;
@@ -169,14 +174,14 @@ TEST_F(DaemonTest, WatchGetsSnapshotTicksAndTheFinalUpdateOnStop) {
 TEST_F(DaemonTest, ShutdownSendsFinalUpdatesThenEndsStreamsAndDetaches) {
   ASSERT_TRUE(Start("a", "rt:a").ok());
   ASSERT_TRUE(Start("b", "rt:b").ok());
-  opener_.Latest("rawtracepoint:a")->Add(4);
+  store_.Latest("rawtracepoint:a")->Add(4);
   grpc::ClientContext ctx;
   auto reader = stub_->WatchCounts(&ctx, v1::WatchCountsRequest());
   v1::WatchCountsResponse u;
   ASSERT_TRUE(reader->Read(&u));
   ASSERT_TRUE(reader->Read(&u));  // both snapshots
 
-  std::thread shutdown([&] { daemon_->Shutdown(); });
+  std::thread shutdown([&] { EXPECT_OK(daemon_->Shutdown()); });
   std::map<std::string, v1::WatchCountsResponse> finals;
   while (reader->Read(&u)) finals[u.probe()] = u;
   EXPECT_TRUE(reader->Finish().ok());
@@ -187,10 +192,127 @@ TEST_F(DaemonTest, ShutdownSendsFinalUpdatesThenEndsStreamsAndDetaches) {
   EXPECT_EQ(finals["a"].total(), 4u);
   EXPECT_EQ(finals["b"].state(), v1::PROBE_STATE_STOPPED);
   for (const char* hook : {"rawtracepoint:a", "rawtracepoint:b"}) {
-    std::shared_ptr<FakeCounterState> c = opener_.Latest(hook);
+    std::shared_ptr<FakeCounterState> c = store_.Latest(hook);
     absl::MutexLock lock(&c->mu);
     EXPECT_TRUE(c->destroyed) << hook;
   }
+}
+
+// Outside-client finding: stop a probe, start it again under the same name,
+// make 50 events: the watch-all stream's first update of the new
+// incarnation said delta 0, so a client summing deltas lost the 50.
+TEST_F(DaemonTest, RestartedProbeOpensWithItsWholeTotalAsDelta) {
+  ASSERT_TRUE(Start("p", "rt:x").ok());
+  grpc::ClientContext ctx;
+  auto reader = stub_->WatchCounts(&ctx, v1::WatchCountsRequest());
+  v1::WatchCountsResponse u;
+  ASSERT_TRUE(reader->Read(&u));  // the snapshot
+  v1::StopProbeRequest stop;
+  stop.set_name("p");
+  v1::StopProbeResponse stopped;
+  ASSERT_TRUE(
+      stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped).ok());
+  ASSERT_TRUE(reader->Read(&u));
+  ASSERT_EQ(u.state(), v1::PROBE_STATE_STOPPED);
+  // No tick until the events are made: the first update of the new
+  // incarnation then carries them all.
+  ASSERT_TRUE(Start("p", "rt:x").ok());
+  store_.Latest("rawtracepoint:x")->Add(50);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(reader->Read(&u));
+  EXPECT_TRUE(u.snapshot());
+  EXPECT_EQ(u.total(), 50u);
+  EXPECT_EQ(u.delta(), 50u);
+  ctx.TryCancel();
+}
+
+// Outside-client finding: a hook over ~8 KB made the error larger than a
+// default client accepts (RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT).
+TEST_F(DaemonTest, HugeInputGetsInvalidArgumentWithAShortMessage) {
+  grpc::Status s = Start("x", "tracepoint:sched:" + std::string(20000, 'y'));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
+  EXPECT_LT(s.error_message().size(), 1024u);
+  s = Start(std::string(20000, 'n'), "rt:x");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(s.error_message().size(), 1024u);
+}
+
+// Outside-client finding: Durations with seconds and nanos of opposite signs
+// or |nanos| >= 1e9 were accepted for interval and ttl.
+TEST_F(DaemonTest, InvalidDurationsAreInvalidArgument) {
+  auto start_with_ttl = [&](int64_t seconds, int32_t nanos) {
+    v1::StartProbeRequest req;
+    req.set_name("ttl");
+    req.set_hook("rt:x");
+    req.mutable_ttl()->set_seconds(seconds);
+    req.mutable_ttl()->set_nanos(nanos);
+    v1::StartProbeResponse resp;
+    return stub_->StartProbe(ContextWithDeadline().get(), req, &resp);
+  };
+  for (auto [sec, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+           {10, -5}, {-1, 5}, {1, 1000000000}, {0, -1000000000}}) {
+    grpc::Status s = start_with_ttl(sec, nanos);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << sec << "s " << nanos << "ns";
+    EXPECT_THAT(s.error_message(), HasSubstr("ttl is not a valid Duration"));
+  }
+  EXPECT_TRUE(start_with_ttl(10, 5).ok());
+
+  v1::WatchCountsRequest req;
+  req.mutable_interval()->set_seconds(2);
+  req.mutable_interval()->set_nanos(-1);
+  grpc::ClientContext ctx;
+  auto reader = stub_->WatchCounts(&ctx, req);
+  v1::WatchCountsResponse u;
+  while (reader->Read(&u)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("interval is not a valid Duration"));
+}
+
+// Outside-client finding: only reflection v1alpha was served; clients that
+// ask for v1 (current grpcurl) found nothing.
+TEST_F(DaemonTest, ServesReflectionV1) {
+  auto stub =
+      grpc::reflection::v1::ServerReflection::NewStub(grpc::CreateChannel(
+          daemon_->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1::ServerReflectionRequest req;
+  grpc::reflection::v1::ServerReflectionResponse resp;
+
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> services;
+  for (const auto& s : resp.list_services_response().service()) {
+    services.insert(s.name());
+  }
+  EXPECT_TRUE(services.count("tally.v1.Agent"));
+  EXPECT_TRUE(services.count("grpc.reflection.v1.ServerReflection"));
+
+  req.set_file_containing_symbol("tally.v1.Agent");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> files;
+  for (const std::string& bytes :
+       resp.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    files.insert(file.name());
+  }
+  EXPECT_TRUE(files.count("tally/v1/agent.proto"));
+  EXPECT_TRUE(files.count("google/protobuf/duration.proto"));
+
+  req.set_file_containing_symbol("tally.v1.NoSuchThing");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.error_response().error_code(), grpc::StatusCode::NOT_FOUND);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 }  // namespace

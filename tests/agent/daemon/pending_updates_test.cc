@@ -9,9 +9,15 @@
 namespace tally {
 namespace {
 
+// The stream starts at kStreamStart; probes in Update() started before it
+// unless told otherwise.
+const absl::Time kStreamStart = absl::FromUnixSeconds(1000);
+
 CountUpdate Update(const std::string& probe, uint64_t id, uint64_t seq,
-                   uint64_t total, ProbeState state = ProbeState::kRunning) {
+                   uint64_t total, ProbeState state = ProbeState::kRunning,
+                   absl::Time started_at = kStreamStart - absl::Seconds(1)) {
   CountUpdate u;
+  u.started_at = started_at;
   u.probe = probe;
   u.probe_id = id;
   u.seq = seq;
@@ -28,7 +34,7 @@ v1::WatchCountsResponse Pop(PendingUpdates& p) {
 }
 
 TEST(PendingUpdatesTest, LaterUpdatesOfOneIncarnationReplaceUnsentOnes) {
-  PendingUpdates p;
+  PendingUpdates p(kStreamStart);
   p.Offer(Update("a", 1, 1, 10));
   p.Offer(Update("a", 1, 2, 20));
   p.Offer(Update("a", 1, 3, 30));
@@ -43,7 +49,7 @@ TEST(PendingUpdatesTest, LaterUpdatesOfOneIncarnationReplaceUnsentOnes) {
 }
 
 TEST(PendingUpdatesTest, DeltaIsAgainstWhatThisStreamLastSent) {
-  PendingUpdates p;
+  PendingUpdates p(kStreamStart);
   p.Offer(Update("a", 1, 1, 10));
   EXPECT_EQ(Pop(p).delta(), 0u);  // the snapshot
   p.Offer(Update("a", 1, 2, 15));
@@ -54,7 +60,7 @@ TEST(PendingUpdatesTest, DeltaIsAgainstWhatThisStreamLastSent) {
 }
 
 TEST(PendingUpdatesTest, OldestFirstAcrossProbes) {
-  PendingUpdates p;
+  PendingUpdates p(kStreamStart);
   p.Offer(Update("b", 2, 5, 1));
   p.Offer(Update("a", 1, 4, 1));
   p.Offer(Update("c", 3, 6, 1));
@@ -64,11 +70,13 @@ TEST(PendingUpdatesTest, OldestFirstAcrossProbes) {
 }
 
 TEST(PendingUpdatesTest, FinalUpdateOfAStoppedIncarnationSurvivesItsSuccessor) {
-  PendingUpdates p;
+  PendingUpdates p(kStreamStart);
   p.Offer(Update("a", 1, 1, 10));
   Pop(p);
   p.Offer(Update("a", 1, 2, 40, ProbeState::kStopped));
-  p.Offer(Update("a", 2, 3, 5));  // restarted under the same name
+  // Restarted under the same name while the stream watched.
+  p.Offer(Update("a", 2, 3, 5, ProbeState::kRunning,
+                 kStreamStart + absl::Seconds(5)));
   ASSERT_EQ(p.size(), 2u);
   v1::WatchCountsResponse final_update = Pop(p);
   EXPECT_EQ(final_update.probe_id(), 1u);
@@ -77,8 +85,34 @@ TEST(PendingUpdatesTest, FinalUpdateOfAStoppedIncarnationSurvivesItsSuccessor) {
   EXPECT_EQ(Pop(p).probe_id(), 2u);
 }
 
+// Found by an outside client: a probe stopped and started again under the
+// same name opened with delta 0, so a client summing deltas lost its first
+// events. An incarnation started while the stream watches counts in full.
+TEST(PendingUpdatesTest, RestartedIncarnationOpensWithItsWholeTotal) {
+  PendingUpdates p(kStreamStart);
+  p.Offer(Update("a", 1, 1, 10));
+  Pop(p);
+  p.Offer(Update("a", 1, 2, 12, ProbeState::kStopped));
+  EXPECT_EQ(Pop(p).delta(), 2u);
+  p.Offer(Update("a", 2, 3, 50, ProbeState::kRunning,
+                 kStreamStart + absl::Seconds(3)));
+  v1::WatchCountsResponse r = Pop(p);
+  EXPECT_TRUE(r.snapshot());
+  EXPECT_EQ(r.probe_id(), 2u);
+  EXPECT_EQ(r.delta(), 50u);
+}
+
+TEST(PendingUpdatesTest, ProbesOlderThanTheStreamOpenWithDeltaZero) {
+  PendingUpdates p(kStreamStart);
+  p.Offer(Update("old", 1, 1, 70));
+  p.Offer(Update("new", 2, 2, 4, ProbeState::kRunning,
+                 kStreamStart + absl::Seconds(1)));
+  EXPECT_EQ(Pop(p).delta(), 0u);
+  EXPECT_EQ(Pop(p).delta(), 4u);
+}
+
 TEST(PendingUpdatesTest, BoundedByDroppingTheOldest) {
-  PendingUpdates p(2);
+  PendingUpdates p(kStreamStart, 2);
   p.Offer(Update("a", 1, 1, 1));
   p.Offer(Update("b", 2, 2, 1));
   p.Offer(Update("c", 3, 3, 1));
@@ -96,7 +130,7 @@ CountUpdate Heartbeat(uint64_t seq) {
 }
 
 TEST(PendingUpdatesTest, HeartbeatCarriesNodeEpochSeqAndTimeOnly) {
-  PendingUpdates p;
+  PendingUpdates p(kStreamStart);
   p.Offer(Heartbeat(7));
   v1::WatchCountsResponse r = Pop(p);
   EXPECT_TRUE(r.heartbeat());
@@ -110,7 +144,7 @@ TEST(PendingUpdatesTest, HeartbeatCarriesNodeEpochSeqAndTimeOnly) {
 }
 
 TEST(PendingUpdatesTest, HeartbeatsCoalesceAndNeverDisplaceAProbe) {
-  PendingUpdates p(2);
+  PendingUpdates p(kStreamStart, 2);
   p.Offer(Heartbeat(1));
   p.Offer(Heartbeat(2));
   ASSERT_EQ(p.size(), 1u);  // the later replaces the unsent one
@@ -124,7 +158,7 @@ TEST(PendingUpdatesTest, HeartbeatsCoalesceAndNeverDisplaceAProbe) {
 }
 
 TEST(PendingUpdatesTest, HeartbeatLeavesDeltasAlone) {
-  PendingUpdates p;
+  PendingUpdates p(kStreamStart);
   p.Offer(Update("a", 1, 1, 10));
   Pop(p);
   p.Offer(Heartbeat(2));
@@ -136,7 +170,7 @@ TEST(PendingUpdatesTest, HeartbeatLeavesDeltasAlone) {
 }
 
 TEST(PendingUpdatesTest, TopKeysAreCutToTheStreamsTopN) {
-  PendingUpdates p;
+  PendingUpdates p(kStreamStart);
   CountUpdate u = Update("a", 1, 1, 6);
   for (int i = 0; i < 3; ++i) {
     u.counts.top_keys.push_back({std::to_string(i), uint64_t(3 - i)});
@@ -146,6 +180,23 @@ TEST(PendingUpdatesTest, TopKeysAreCutToTheStreamsTopN) {
   p.PopInto("n", "e", 2, &out);
   ASSERT_EQ(out.top_keys_size(), 2);
   EXPECT_EQ(out.top_keys(0).key(), "0");
+}
+
+// What the keys do not hold is still accounted for: dropped and reclaimed.
+TEST(PendingUpdatesTest, CarriesDroppedAndReclaimedCounts) {
+  PendingUpdates p(kStreamStart);
+  CountUpdate u = Update("a", 1, 1, 100);
+  u.counts.top_keys.push_back({"7", 60});
+  u.counts.dropped_keys = 15;
+  u.counts.reclaimed = 25;
+  u.counts.reclaimed_keys = 3;
+  p.Offer(u);
+  v1::WatchCountsResponse out = Pop(p);
+  EXPECT_EQ(out.dropped_keys(), 15u);
+  EXPECT_EQ(out.reclaimed(), 25u);
+  EXPECT_EQ(out.reclaimed_keys(), 3u);
+  EXPECT_EQ(out.top_keys(0).count() + out.dropped_keys() + out.reclaimed(),
+            out.total());
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace tally {
 namespace {
 
 using ::tally::testing::FakeClock;
-using ::tally::testing::FakeOpener;
+using ::tally::testing::FakeStore;
 using ::tally::testing::IsOk;
 using ::tally::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -30,11 +30,11 @@ struct Ended {
 
 class RecordingListener : public ProbeListener {
  public:
-  explicit RecordingListener(FakeOpener* opener) : opener_(opener) {}
+  explicit RecordingListener(FakeStore* opener) : store_(opener) {}
 
   void OnProbeEnded(const ActiveProbe& probe, const CounterSnapshot& counts,
                     ProbeState state) override {
-    std::shared_ptr<testing::FakeCounterState> c = opener_->Latest(probe.hook);
+    std::shared_ptr<testing::FakeCounterState> c = store_->Latest(probe.hook);
     bool detached = false;
     if (c != nullptr) {
       absl::MutexLock lock(&c->mu);
@@ -60,7 +60,7 @@ class RecordingListener : public ProbeListener {
   }
 
  private:
-  FakeOpener* opener_;
+  FakeStore* store_;
   absl::Mutex mu_;
   std::vector<Ended> ended_ ABSL_GUARDED_BY(mu_);
 };
@@ -76,22 +76,25 @@ ProbeConfig Config(const std::string& name, const std::string& hook,
 
 class ProbeManagerTest : public ::testing::Test {
  protected:
-  ProbeManagerTest() : listener_(&opener_) { Rebuild(AgentLimits()); }
+  ProbeManagerTest() : listener_(&store_) { Rebuild(AgentLimits()); }
 
   void Rebuild(const AgentLimits& limits) {
     manager_.reset();
-    manager_ =
-        std::make_unique<ProbeManager>(opener_.AsOpener(), limits, &clock_);
+    manager_ = std::make_unique<ProbeManager>(&store_, limits, &clock_);
     manager_->SetListener(&listener_);
   }
 
-  absl::StatusOr<StartResult> Start(ProbeConfig config) {
+  absl::StatusOr<StartResult> Start(
+      ProbeConfig config, ProbeManager::StillWanted still_wanted = nullptr) {
     absl::StatusOr<StartResult> out = absl::UnknownError("not run");
     absl::Notification done;
-    manager_->Start(std::move(config), [&](absl::StatusOr<StartResult> r) {
-      out = std::move(r);
-      done.Notify();
-    });
+    manager_->Start(
+        std::move(config),
+        [&](absl::StatusOr<StartResult> r) {
+          out = std::move(r);
+          done.Notify();
+        },
+        std::move(still_wanted));
     done.WaitForNotification();
     return out;
   }
@@ -108,7 +111,7 @@ class ProbeManagerTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  FakeOpener opener_;
+  FakeStore store_;
   RecordingListener listener_;
   std::unique_ptr<ProbeManager> manager_;
 };
@@ -118,7 +121,7 @@ TEST_F(ProbeManagerTest, SameNameAndSpecIsIdempotent) {
       Start(Config("execs", "tracepoint:sched:sched_process_exec"));
   ASSERT_OK(first);
   EXPECT_TRUE(first->created);
-  opener_.Latest("tracepoint:sched:sched_process_exec")->Add(7);
+  store_.Latest("tracepoint:sched:sched_process_exec")->Add(7);
 
   absl::StatusOr<StartResult> again =
       Start(Config("execs", "t:sched:sched_process_exec"));
@@ -126,8 +129,8 @@ TEST_F(ProbeManagerTest, SameNameAndSpecIsIdempotent) {
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->info.probe->id, first->info.probe->id);
   EXPECT_EQ(again->info.total, 7u);
-  EXPECT_EQ(opener_.opens(), 1);
-  EXPECT_EQ(manager_->List().size(), 1u);
+  EXPECT_EQ(store_.opens(), 1);
+  EXPECT_EQ(manager_->List()->size(), 1u);
 }
 
 TEST_F(ProbeManagerTest, SameNameOtherSpecIsAlreadyExists) {
@@ -155,18 +158,18 @@ TEST_F(ProbeManagerTest, ProbeLimitIsResourceExhausted) {
 }
 
 TEST_F(ProbeManagerTest, OpenerErrorsReachTheCallerAndLeaveNoProbe) {
-  opener_.FailWith("kprobe:do_nothing",
-                   absl::FailedPreconditionError("no kprobes here"));
+  store_.FailWith("kprobe:do_nothing",
+                  absl::FailedPreconditionError("no kprobes here"));
   EXPECT_THAT(Start(Config("k", "kprobe:do_nothing")),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("no kprobes here")));
-  EXPECT_TRUE(manager_->List().empty());
+  EXPECT_TRUE(manager_->List()->empty());
   EXPECT_FALSE(manager_->Exists("k"));
 }
 
 TEST_F(ProbeManagerTest, StopDetachesThenReportsFinalCounts) {
   ASSERT_OK(Start(Config("p", "rawtracepoint:sched_switch")));
-  opener_.Latest("rawtracepoint:sched_switch")->Add(42);
+  store_.Latest("rawtracepoint:sched_switch")->Add(42);
   absl::StatusOr<ProbeInfo> stopped = Stop("p");
   ASSERT_OK(stopped);
   EXPECT_EQ(stopped->total, 42u);
@@ -228,17 +231,65 @@ TEST_F(ProbeManagerTest, IdempotentStartRenewsTheTtl) {
 TEST_F(ProbeManagerTest, ShutdownStopsEveryProbeThenRefusesStarts) {
   ASSERT_OK(Start(Config("a", "rawtracepoint:a")));
   ASSERT_OK(Start(Config("b", "rawtracepoint:b")));
-  opener_.Latest("rawtracepoint:a")->Add(3);
+  store_.Latest("rawtracepoint:a")->Add(3);
   manager_->Shutdown();
   std::vector<Ended> ended = listener_.WaitFor(2);
   for (const Ended& e : ended) {
     EXPECT_EQ(e.state, ProbeState::kStopped);
     EXPECT_TRUE(e.detached_before_final_read) << e.name;
   }
-  EXPECT_TRUE(manager_->List().empty());
+  EXPECT_TRUE(manager_->List()->empty());
   EXPECT_THAT(
       Start(Config("c", "rawtracepoint:c")),
       StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+}
+
+// Outside-client finding: a StartProbe whose caller gave up (a 1 ms
+// deadline) still created the probe, which then ran with nobody to stop it.
+TEST_F(ProbeManagerTest, CallerThatGaveUpBeforeTheLoadGetsNothingStarted) {
+  EXPECT_THAT(Start(Config("p", "rawtracepoint:x"), [] { return false; }),
+              StatusIs(absl::StatusCode::kCancelled,
+                       HasSubstr("nothing was left running")));
+  EXPECT_EQ(store_.opens(), 0);
+  EXPECT_FALSE(manager_->Exists("p"));
+}
+
+TEST_F(ProbeManagerTest, CallerThatGaveUpDuringTheLoadGetsItRolledBack) {
+  int asked = 0;
+  // Still wanted before the load, gone by the time it finished.
+  EXPECT_THAT(
+      Start(Config("p", "rawtracepoint:x"), [&] { return ++asked == 1; }),
+      StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+  EXPECT_EQ(store_.opens(), 1);
+  EXPECT_FALSE(manager_->Exists("p"));
+  std::shared_ptr<testing::FakeCounterState> c =
+      store_.Latest("rawtracepoint:x");
+  absl::MutexLock lock(&c->mu);
+  EXPECT_TRUE(c->destroyed);
+}
+
+TEST_F(ProbeManagerTest, StopDuringShutdownIsUnavailable) {
+  ASSERT_OK(Start(Config("a", "rawtracepoint:a")));
+  manager_->Shutdown();
+  EXPECT_THAT(Stop("a"), StatusIs(absl::StatusCode::kUnavailable,
+                                  HasSubstr("shutting down")));
+}
+
+// A counter that cannot be read is an error, never a listing that silently
+// shows it at 0.
+TEST_F(ProbeManagerTest, ReadErrorsAreErrorsNotZeroes) {
+  ASSERT_OK(Start(Config("p", "rawtracepoint:x")));
+  std::shared_ptr<testing::FakeCounterState> c =
+      store_.Latest("rawtracepoint:x");
+  {
+    absl::MutexLock lock(&c->mu);
+    c->read_error = absl::InternalError("map lookup: EFAULT");
+  }
+  EXPECT_THAT(manager_->List(),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("reading probe 'p' failed")));
+  EXPECT_THAT(Start(Config("p", "rawtracepoint:x")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("EFAULT")));
 }
 
 }  // namespace

@@ -153,6 +153,82 @@ TEST_F(SamplerTest, EqualIntervalsShareOneReadPerTick) {
   EXPECT_EQ(c->reads - before, 1);
 }
 
+int Reads(FakeCounterState& c) {
+  absl::MutexLock lock(&c.mu);
+  return c.reads;
+}
+
+int KeyReads(FakeCounterState& c) {
+  absl::MutexLock lock(&c.mu);
+  return c.key_reads;
+}
+
+WatchSpec Top(absl::Duration interval, uint32_t top_n) {
+  WatchSpec spec;
+  spec.interval = interval;
+  spec.top_n = top_n;
+  return spec;
+}
+
+// Totals are cheap; keys are read only when a due watcher asks for them.
+TEST_F(SamplerTest, KeysAreReadOnlyForWatchersThatWantThem) {
+  std::shared_ptr<FakeCounterState> c = source_.Add("p", 1);
+  std::shared_ptr<WatchLog> totals = Watch(Top(absl::Seconds(1), 0));
+  totals->WaitFor(1);
+  clock_.Advance(absl::Seconds(1));
+  totals->WaitFor(2);
+  EXPECT_EQ(Reads(*c), 2);
+  EXPECT_EQ(KeyReads(*c), 0);
+  // A top-keys watcher every 2 s: keys on its ticks only.
+  // Its snapshot cannot reuse the totals-only read.
+  std::shared_ptr<WatchLog> keys = Watch(Top(absl::Seconds(2), 5));
+  keys->WaitFor(1);
+  EXPECT_EQ(Reads(*c), 3);
+  EXPECT_EQ(KeyReads(*c), 1);
+  clock_.Advance(absl::Seconds(1));  // :02, both due: one read, with keys
+  totals->WaitFor(3);
+  keys->WaitFor(2);
+  clock_.Advance(absl::Seconds(1));  // :03, the totals watcher only
+  totals->WaitFor(4);
+  EXPECT_EQ(Reads(*c), 5);
+  EXPECT_EQ(KeyReads(*c), 2);
+}
+
+// New watchers' snapshots reuse the latest read when it is fresh enough for
+// them: a crowd of watchers arriving does not re-read the keys each.
+TEST_F(SamplerTest, SnapshotsReuseAReadYoungerThanTheirInterval) {
+  std::shared_ptr<FakeCounterState> c = source_.Add("p", 1);
+  c->Add(5);
+  std::shared_ptr<WatchLog> a = Watch(Top(absl::Seconds(1), 5));
+  a->WaitFor(1);
+  c->Add(10);
+  clock_.Advance(absl::Seconds(1));
+  std::vector<CountUpdate> tick = a->WaitFor(2);
+  ASSERT_EQ(Reads(*c), 2);
+  clock_.Advance(absl::Milliseconds(300));
+
+  std::shared_ptr<WatchLog> b = Watch(Top(absl::Seconds(1), 5));
+  std::vector<CountUpdate> snap = b->WaitFor(1);
+  EXPECT_EQ(Reads(*c), 2);  // the tick's read, 300 ms old
+  EXPECT_EQ(snap[0].counts.total, 15u);
+  EXPECT_EQ(snap[0].time, tick[1].time);
+  EXPECT_GT(snap[0].seq, tick[1].seq);
+
+  // More keys than that read holds: read again.
+  std::shared_ptr<WatchLog> more = Watch(Top(absl::Seconds(1), 20));
+  more->WaitFor(1);
+  EXPECT_EQ(Reads(*c), 3);
+  std::shared_ptr<WatchLog> fewer = Watch(Top(absl::Seconds(1), 0));
+  fewer->WaitFor(1);
+  EXPECT_EQ(Reads(*c), 3);
+
+  // Older than the new watcher's own interval: read again.
+  clock_.Advance(absl::Milliseconds(300));
+  std::shared_ptr<WatchLog> fast = Watch(Top(absl::Milliseconds(200), 0));
+  fast->WaitFor(1);
+  EXPECT_EQ(Reads(*c), 4);
+}
+
 TEST_F(SamplerTest, WatchersSeeOnlyTheirProbesAndSeqsIncrease) {
   source_.Add("a", 1);
   source_.Add("b", 2);

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstring>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <string>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/probe/hook_resolver.h"
 #include "agent/probe/feature_probe.h"
@@ -232,6 +235,223 @@ TEST_F(BpfCounterTest, FullKeyMapOverflowsIntoDroppedKeys) {
             static_cast<uint64_t>((kThreads - 4) * kPerThread));
 }
 
+// Polls (bounded) until the probe has reclaimed `keys` keys: the kernel
+// frees a task an RCU grace period after it is reaped.
+absl::StatusOr<CounterSnapshot> AwaitReclaimed(const BpfCounter& probe,
+                                               uint64_t keys) {
+  absl::StatusOr<CounterSnapshot> snap = probe.Read(0);
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20);
+       snap.ok() && snap->reclaimed_keys < keys && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(10))) {
+    snap = probe.Read(0);
+  }
+  return snap;
+}
+
+// Forks a child that calls the uprobe target `calls` times (after `setup`,
+// if given) and reaps it. Returns its pid.
+pid_t RunChild(int calls, const std::function<void()>& setup = nullptr) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setup) setup();
+    int sum = 0;
+    for (int i = 0; i < calls; ++i) sum += tally_test_uprobe_target(i);
+    _exit(sum > 0 || calls == 0 ? 0 : 1);
+  }
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return pid;
+}
+
+uint64_t KeyCountOf(const CounterSnapshot& snap, const std::string& key) {
+  for (const KeyCount& kc : snap.top_keys) {
+    if (kc.key == key) return kc.count;
+  }
+  return 0;
+}
+
+// Every event is in a key, dropped or reclaimed: nothing is lost silently.
+void ExpectAddsUp(const CounterSnapshot& snap) {
+  uint64_t keyed = 0;
+  for (const KeyCount& kc : snap.top_keys) keyed += kc.count;
+  EXPECT_EQ(keyed + snap.dropped_keys + snap.reclaimed, snap.total);
+}
+
+// A long-running probe grouped by process: ended processes' keys fill the
+// map, yet a new process still gets its own key (before reclaiming, its
+// events all went to dropped keys).
+TEST_F(BpfCounterTest, EndedProcessesMakeRoomForNewOnes) {
+  CounterOptions options;  // every process running this binary
+  options.group_by = GroupBy::kTgid;
+  options.max_keys = 4;
+  auto probe = StartSpec(
+      absl::StrCat("uprobe:", SelfExe(), ":tally_test_uprobe_target"), options);
+  ASSERT_OK(probe);
+  for (int i = 0; i < 4; ++i) RunChild(10 * (i + 1));
+  absl::StatusOr<CounterSnapshot> snap = AwaitReclaimed(**probe, 4);
+  ASSERT_OK(snap);
+  EXPECT_EQ(snap->reclaimed_keys, 4u);
+  EXPECT_EQ(snap->reclaimed, 100u);
+
+  // The newcomer stays alive until the parent has read: its own key would
+  // be reclaimed once it ends.
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  pid_t live = fork();
+  ASSERT_GE(live, 0);
+  if (live == 0) {
+    close(go[1]);
+    for (int i = 0; i < 9; ++i) tally_test_uprobe_target(i);
+    char c;
+    (void)!read(go[0], &c, 1);  // until the parent has read the counts
+    _exit(0);
+  }
+  close(go[0]);
+  absl::StatusOr<CounterSnapshot> got;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20);
+       absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(5))) {
+    got = (*probe)->Read(100);
+    if (!got.ok() || KeyCountOf(*got, absl::StrCat(live)) == 9) break;
+  }
+  ASSERT_OK(got);
+  EXPECT_EQ(KeyCountOf(*got, absl::StrCat(live)), 9u);
+  EXPECT_EQ(got->dropped_keys, 0u);
+  EXPECT_EQ(got->total, 100u + 9u);
+  ExpectAddsUp(*got);
+  close(go[1]);
+  ASSERT_EQ(waitpid(live, nullptr, 0), live);
+}
+
+// The same for threads, grouped by thread id.
+TEST_F(BpfCounterTest, EndedThreadsMakeRoomForNewOnes) {
+  CounterOptions options;
+  options.tgid = SelfTgid();
+  options.group_by = GroupBy::kPid;
+  options.max_keys = 4;
+  auto probe = StartSpec("tracepoint:syscalls:sys_enter_getppid", options);
+  ASSERT_OK(probe);
+  for (int i = 0; i < 4; ++i) std::thread([] { CallGetppid(50); }).join();
+  absl::StatusOr<CounterSnapshot> snap = AwaitReclaimed(**probe, 4);
+  ASSERT_OK(snap);
+  EXPECT_EQ(snap->reclaimed, 200u);
+
+  absl::Mutex mu;
+  bool done = false;
+  pid_t tid = 0;
+  std::thread live([&] {
+    CallGetppid(30);
+    absl::MutexLock lock(&mu);
+    tid = gettid();
+    mu.Await(absl::Condition(&done));
+  });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(+[](pid_t* t) { return *t != 0; }, &tid));
+  }
+  absl::StatusOr<CounterSnapshot> got = (*probe)->Read(100);
+  ASSERT_OK(got);
+  EXPECT_EQ(KeyCountOf(*got, absl::StrCat(tid)), 30u);
+  EXPECT_EQ(got->dropped_keys, 0u);
+  EXPECT_EQ(got->total, 230u);
+  ExpectAddsUp(*got);
+  {
+    absl::MutexLock lock(&mu);
+    done = true;
+  }
+  live.join();
+}
+
+// The cgroup v2 mount, if any.
+std::string Cgroup2Root() {
+  std::ifstream in("/proc/self/mounts");
+  std::string dev, dir, type;
+  std::string rest;
+  while (in >> dev >> dir >> type && std::getline(in, rest)) {
+    if (type == "cgroup2") return dir;
+  }
+  return "";
+}
+
+TEST_F(BpfCounterTest, RemovedCgroupsAreReclaimed) {
+  std::string root = Cgroup2Root();
+  if (root.empty()) GTEST_SKIP() << "skipped: no cgroup v2 mount";
+  std::string dir = absl::StrCat(root, "/tally-test-", getpid());
+  if (mkdir(dir.c_str(), 0755) != 0) {
+    GTEST_SKIP() << "skipped: cannot create " << dir << ": " << strerror(errno);
+  }
+  CounterOptions options;
+  options.group_by = GroupBy::kCgroup;
+  auto probe = StartSpec(
+      absl::StrCat("uprobe:", SelfExe(), ":tally_test_uprobe_target"), options);
+  ASSERT_OK(probe);
+  RunChild(12, [&] {
+    std::ofstream(dir + "/cgroup.procs") << getpid() << std::endl;
+  });
+  struct stat st;
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  absl::StatusOr<CounterSnapshot> before = (*probe)->Read(10);
+  ASSERT_OK(before);
+  EXPECT_EQ(KeyCountOf(*before, absl::StrCat(st.st_ino)), 12u);
+  ASSERT_EQ(rmdir(dir.c_str()), 0) << strerror(errno);
+  absl::StatusOr<CounterSnapshot> after = AwaitReclaimed(**probe, 1);
+  ASSERT_OK(after);
+  EXPECT_EQ(after->reclaimed_keys, 1u);
+  EXPECT_EQ(after->reclaimed, 12u);
+  absl::StatusOr<CounterSnapshot> keys = (*probe)->Read(10);
+  ASSERT_OK(keys);
+  EXPECT_EQ(KeyCountOf(*keys, absl::StrCat(st.st_ino)), 0u);
+}
+
+// More threads than a CPU's slots, moving between CPUs: each thread's
+// count is spread over slots of several rows and the key map, and must add
+// up exactly.
+TEST_F(BpfCounterTest, ManyThreadsCountExactlyAcrossSlotsAndTheKeyMap) {
+  constexpr int kThreads = 150;
+  CounterOptions options;
+  options.tgid = SelfTgid();
+  options.group_by = GroupBy::kPid;
+  options.max_keys = 1024;
+  auto probe = StartSpec("tracepoint:syscalls:sys_enter_getppid", options);
+  ASSERT_OK(probe);
+  absl::Mutex mu;
+  int ready = 0;
+  bool done = false;
+  std::map<std::string, uint64_t> want;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      // In bursts, yielding between them, so threads interleave on CPUs.
+      for (int burst = 0; burst <= i % 7; ++burst) {
+        CallGetppid(i + 1);
+        std::this_thread::yield();
+      }
+      absl::MutexLock lock(&mu);
+      want[absl::StrCat(gettid())] = static_cast<uint64_t>(i + 1) * (i % 7 + 1);
+      ++ready;
+      mu.Await(absl::Condition(&done));  // alive until the read
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == kThreads; }, &ready));
+  }
+  absl::StatusOr<CounterSnapshot> snap = (*probe)->Read(1000);
+  {
+    absl::MutexLock lock(&mu);
+    done = true;
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_OK(snap);
+  std::map<std::string, uint64_t> got;
+  for (const KeyCount& kc : snap->top_keys) got[kc.key] = kc.count;
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(snap->dropped_keys, 0u);
+  EXPECT_EQ(snap->reclaimed, 0u);
+  ExpectAddsUp(*snap);
+}
+
 TEST_F(BpfCounterTest, GroupByTgidAndUid) {
   for (GroupBy g : {GroupBy::kTgid, GroupBy::kUid}) {
     CounterOptions options;
@@ -298,7 +518,7 @@ TEST_F(BpfCounterTest, DestroyingTheProbeDetachesIt) {
   ASSERT_OK(probe);
   bpf_link_info info = {};
   uint32_t len = sizeof(info);
-  ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_link__fd((*probe)->link()), &info, &len),
+  ASSERT_EQ(bpf_obj_get_info_by_fd((*probe)->link_fd(), &info, &len),
             0);
   ASSERT_NE(info.prog_id, 0u);
   int fd = bpf_prog_get_fd_by_id(info.prog_id);

@@ -53,19 +53,38 @@ TEST(CoreBtfTest, KeepsTheKernelsOffsetsOfTheFieldsTheCounterReads) {
   ASSERT_GT(min_task, 0);
   EXPECT_EQ(btf__type_by_id(minimal.get(), min_task)->size,
             btf__type_by_id(full.get(), full_task)->size);
-  for (const char* field : {"group_leader", "comm"}) {
+  for (const char* field : {"group_leader", "comm", "pid", "tgid"}) {
     int64_t want = MemberOffset(full.get(), full_task, field);
     ASSERT_GE(want, 0) << field;
     EXPECT_EQ(MemberOffset(minimal.get(), min_task, field), want) << field;
   }
   // group_leader points back at task_struct; comm is a char array.
-  const btf_member* m = btf_members(btf__type_by_id(minimal.get(), min_task));
-  const btf_type* leader = btf__type_by_id(minimal.get(), m[0].type);
-  ASSERT_TRUE(btf_is_ptr(leader));
+  const btf_type* task = btf__type_by_id(minimal.get(), min_task);
+  auto member = [&](const char* name) -> const btf_type* {
+    const btf_member* m = btf_members(task);
+    for (int i = 0; i < btf_vlen(task); ++i, ++m) {
+      if (std::string(btf__name_by_offset(minimal.get(), m->name_off)) == name) {
+        return btf__type_by_id(minimal.get(), m->type);
+      }
+    }
+    return nullptr;
+  };
+  const btf_type* leader = member("group_leader");
+  ASSERT_TRUE(leader != nullptr && btf_is_ptr(leader));
   EXPECT_EQ(static_cast<int>(leader->type), min_task);
-  const btf_type* comm = btf__type_by_id(minimal.get(), m[1].type);
-  ASSERT_TRUE(btf_is_array(comm));
+  const btf_type* comm = member("comm");
+  ASSERT_TRUE(comm != nullptr && btf_is_array(comm));
   EXPECT_EQ(btf_array(comm)->nelems, 16u);
+  // A removed cgroup's id: cgroup.kn, kernfs_node.id at the kernel's offsets.
+  for (auto [strct, field] : {std::pair<const char*, const char*>{"cgroup", "kn"},
+                              {"kernfs_node", "id"}}) {
+    int min_id = btf__find_by_name_kind(minimal.get(), strct, BTF_KIND_STRUCT);
+    int full_id = btf__find_by_name_kind(full.get(), strct, BTF_KIND_STRUCT);
+    ASSERT_GT(min_id, 0) << strct;
+    EXPECT_EQ(MemberOffset(minimal.get(), min_id, field),
+              MemberOffset(full.get(), full_id, field))
+        << strct << "." << field;
+  }
   // Small: that is the point.
   EXPECT_LT(raw->size(), 1024u);
 }
@@ -167,9 +186,13 @@ TEST(CoreBtfTest, CoversEveryCoreRelocationOfTheCounter) {
   ASSERT_NE(ext, nullptr);
   std::set<std::string> fields = RelocatedFields(obj.get(), ext);
   btf_ext__free(ext);
-  // The counter reads the process name through the group leader. (libbpf
-  // 1.1 exports btf_ext__raw_data only under its old name.)
-  EXPECT_TRUE(fields.count("task_struct.comm")) << fields.size();
+  // The counter reads the process name through the group leader, and the
+  // dead-key marker a freed task's ids and a removed cgroup's. (libbpf 1.1
+  // exports btf_ext__raw_data only under its old name.)
+  for (const char* field : {"task_struct.comm", "task_struct.pid",
+                            "task_struct.tgid", "cgroup.kn", "kernfs_node.id"}) {
+    EXPECT_TRUE(fields.count(field)) << field << " of " << fields.size();
+  }
 
   absl::StatusOr<std::string> raw = BuildCoreBtf("");
   ASSERT_TRUE(raw.ok()) << raw.status();
