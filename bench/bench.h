@@ -20,6 +20,10 @@ struct BenchContext {
   std::string before_bench;
   std::vector<int> cpus;   // the hot-path loop runs pinned to each in turn
   int read_window_s = 10;  // read-path measurement window per row
+  // Another tallyctl (e.g. main's) to measure beside this one; empty: none.
+  std::string tallyctl_before;
+  std::string standin_fleet;  // //tests/testing:standin_fleet
+  std::string gen_certs;      // scripts/gen-certs.sh
   KernelFeatures features;
   int bpf_programs_at_start = 0;  // loaded by anyone before the run
 };
@@ -48,7 +52,8 @@ struct SectionResult {
 SectionResult RunOverhead(const BenchContext& ctx);
 SectionResult RunControlPlane(const BenchContext& ctx);
 SectionResult RunFootprint(const BenchContext& ctx);
-SectionResult RunFleet(const BenchContext& ctx);
+// Fan-out and watch: two sections.
+std::vector<SectionResult> RunFleet(const BenchContext& ctx);
 SectionResult RunReadPath(const BenchContext& ctx);
 SectionResult RunStartup(const BenchContext& ctx);
 

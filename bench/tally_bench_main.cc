@@ -40,6 +40,9 @@ ABSL_FLAG(int, read_window, 10, "seconds measured per read-path row");
 ABSL_FLAG(std::string, out, "", "also write the markdown report here");
 ABSL_FLAG(std::string, tallyd, "", "tallyd binary (default: runfiles)");
 ABSL_FLAG(std::string, tallyctl, "", "tallyctl binary (default: runfiles)");
+ABSL_FLAG(std::string, tallyctl_before, "",
+          "another tallyctl (e.g. main's) to measure beside this one in the "
+          "fleet sections");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -52,7 +55,8 @@ int main(int argc, char** argv) {
   ctx.rounds = ctx.smoke ? 1 : absl::GetFlag(FLAGS_rounds);
   ctx.iterations = ctx.smoke ? 20000 : absl::GetFlag(FLAGS_iterations);
   ctx.tallyd = absl::GetFlag(FLAGS_tallyd);
-  if (ctx.tallyd.empty()) ctx.tallyd = tally::testing::RunfilePath("agent/tallyd");
+  if (ctx.tallyd.empty())
+    ctx.tallyd = tally::testing::RunfilePath("agent/tallyd");
   ctx.tallyctl = absl::GetFlag(FLAGS_tallyctl);
   if (ctx.tallyctl.empty()) {
     ctx.tallyctl = tally::testing::RunfilePath("client/tallyctl");
@@ -73,6 +77,10 @@ int main(int argc, char** argv) {
     }
   }
   if (ctx.smoke) ctx.cpus.resize(std::min<size_t>(ctx.cpus.size(), 1));
+  ctx.tallyctl_before = absl::GetFlag(FLAGS_tallyctl_before);
+  ctx.standin_fleet =
+      tally::testing::RunfilePath("tests/testing/standin_fleet");
+  ctx.gen_certs = tally::testing::RunfilePath("scripts/gen-certs.sh");
   uint32_t id = 0;
   while (bpf_prog_get_next_id(id, &id) == 0) ++ctx.bpf_programs_at_start;
   ctx.features = tally::ProbeKernelFeatures();
@@ -84,7 +92,9 @@ int main(int argc, char** argv) {
     if (section == "overhead") results.push_back(tally::bench::RunOverhead(ctx));
     if (section == "control") results.push_back(tally::bench::RunControlPlane(ctx));
     if (section == "footprint") results.push_back(tally::bench::RunFootprint(ctx));
-    if (section == "fleet") results.push_back(tally::bench::RunFleet(ctx));
+    if (section == "fleet") {
+      for (auto& r : tally::bench::RunFleet(ctx)) results.push_back(r);
+    }
     if (section == "readpath") results.push_back(tally::bench::RunReadPath(ctx));
     if (section == "startup") results.push_back(tally::bench::RunStartup(ctx));
   }

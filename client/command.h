@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/args.h"
 #include "client/channels.h"
 #include "client/fanout.h"
+#include "client/outcome.h"
 #include "client/output.h"
 #include "client/targets.h"
 #include "tally/v1/agent.grpc.pb.h"
@@ -20,7 +23,13 @@
 namespace tally::cli {
 
 struct CommandContext {
+  // When tallyctl started: --for counts from here.
+  absl::Time start = absl::Now();
+  // --agents as given, for re-resolving during a watch.
+  std::string agents_spec;
   std::vector<AgentTarget> targets;
+  // Agent connections that fit the file descriptor limit at once.
+  size_t max_connections = SIZE_MAX;
   FanoutOptions fanout;
   OutputFormat output = OutputFormat::kTable;
   bool output_given = false;  // --output was passed explicitly
@@ -38,19 +47,78 @@ int RunStart(const CommandContext& ctx, const std::vector<std::string>& args);
 int RunStop(const CommandContext& ctx, const std::vector<std::string>& args);
 int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args);
 
-// One unary RPC to target `index` with `deadline`: `rpc(stub, context)`
-// returns the grpc::Status; the outcome carries `node` on success.
-template <typename Rpc>
-AgentOutcome CallAgent(const CommandContext& ctx, size_t index,
-                       absl::Time deadline, Rpc rpc) {
-  auto stub = v1::Agent::NewStub(ctx.channels.Channel(ctx.targets[index]));
+using AsyncAgent = v1::Agent::StubInterface::async_interface;
+
+// The state of one unary call while it is in flight.
+struct AgentCall {
+  AgentConnection connection;
+  std::unique_ptr<v1::Agent::Stub> stub;
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
-  grpc::Status status = rpc(*stub, &context);
-  AgentOutcome outcome;
-  outcome.ok = status.ok();
-  if (!status.ok()) outcome.error = DescribeStatus(status);
-  return outcome;
+};
+
+// Starts one unary RPC to target `index` for FanOut: `method` is the
+// stub's async method (e.g. &AsyncAgent::ListProbes); `request` and
+// `response` must outlive the fan-out. The agent has --timeout from when its
+// connection is ready (tallyctl's own queueing is not held against it).
+template <typename Request, typename Response>
+std::shared_ptr<void> StartAgentCall(
+    const CommandContext& ctx, size_t index,
+    void (AsyncAgent::*method)(grpc::ClientContext*, const Request*, Response*,
+                               std::function<void(grpc::Status)>),
+    const Request* request, Response* response, CallDone done) {
+  auto call = std::make_shared<AgentCall>();
+  call->connection =
+      ctx.channels.Connect(ctx.targets[index], ctx.fanout.timeout);
+  if (call->connection.channel != nullptr) {
+    call->stub = v1::Agent::NewStub(call->connection.channel);
+  }
+  AgentCall* raw = call.get();
+  const ChannelFactory* channels = &ctx.channels;
+  const absl::Duration timeout = ctx.fanout.timeout;
+  raw->connection.WhenReady([=](bool ready) {
+    auto finish = [raw, channels, done](const grpc::Status& status) {
+      AgentOutcome outcome;
+      outcome.ok = status.ok();
+      if (!status.ok()) {
+        outcome.error = channels->Describe(status, raw->connection);
+        // No socket for it yet: the calls that just ended give theirs
+        // back a moment after.
+        outcome.retry =
+            raw->connection.error.code() ==
+                absl::StatusCode::kResourceExhausted ||
+            absl::StrContains(status.error_message(), "Too many open files");
+      }
+      done(std::move(outcome));
+    };
+    if (!ready) {
+      return finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "not ready"));
+    }
+    raw->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    (raw->stub->async()->*method)(&raw->context, request, response, finish);
+  });
+  return call;
+}
+
+// Calls `method` on every target at once; (*responses)[i] is target i's
+// answer, whose node names the outcome.
+template <typename Request, typename Response>
+std::vector<AgentOutcome> CallEveryAgent(
+    const CommandContext& ctx,
+    void (AsyncAgent::*method)(grpc::ClientContext*, const Request*, Response*,
+                               std::function<void(grpc::Status)>),
+    const Request& request, std::vector<Response>* responses) {
+  responses->assign(ctx.targets.size(), Response());
+  std::vector<AgentOutcome> outcomes =
+      FanOut(ctx.targets, ctx.fanout, [&](size_t i, CallDone done) {
+        return StartAgentCall(ctx, i, method, &request, &(*responses)[i],
+                              std::move(done));
+      });
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].ok && !(*responses)[i].node().empty()) {
+      outcomes[i].node = (*responses)[i].node();
+    }
+  }
+  return outcomes;
 }
 
 // The JSON line for target `index`: agent, node and error filled in.
@@ -59,15 +127,14 @@ v1::AgentLine AgentLineFor(const CommandContext& ctx, size_t index,
 
 // A table row for an agent that failed: node, `fill` in the middle columns,
 // the error last.
-std::vector<std::string> FailedRow(const AgentOutcome& outcome,
-                                   size_t columns,
+std::vector<std::string> FailedRow(const AgentOutcome& outcome, size_t columns,
                                    const std::string& fill = "-");
 
 // Parses a subcommand's arguments, printing the usage error on failure.
-std::optional<ParsedArgs> ParseOrComplain(const CommandContext& ctx,
-                                          const std::string& command,
-                                          const std::vector<std::string>& args,
-                                          const std::vector<OptionSpec>& options);
+std::optional<ParsedArgs> ParseOrComplain(
+    const CommandContext& ctx, const std::string& command,
+    const std::vector<std::string>& args,
+    const std::vector<OptionSpec>& options);
 
 // Prints per-agent lines, already rendered, then the summary on stderr, and
 // returns the exit status.

@@ -1,77 +1,98 @@
 #include "client/fanout.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <thread>
+#include <deque>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace tally::cli {
+namespace {
 
-std::vector<AgentOutcome> FanOut(
-    const std::vector<AgentTarget>& targets, const FanoutOptions& options,
-    const std::function<AgentOutcome(size_t, absl::Time)>& call) {
-  std::vector<AgentOutcome> outcomes(targets.size());
-  std::atomic<size_t> next{0};
-  std::atomic<size_t> done{0};
-  absl::Mutex progress_mu;
+// Calls that ended, waiting for the fan-out's thread.
+struct Finished {
+  absl::Mutex mu;
+  std::deque<std::pair<size_t, AgentOutcome>> outcomes ABSL_GUARDED_BY(mu);
+};
+
+}  // namespace
+
+std::vector<AgentOutcome> FanOut(const std::vector<AgentTarget>& targets,
+                                 const FanoutOptions& options,
+                                 const StartCall& start) {
+  const size_t n = targets.size();
+  std::vector<AgentOutcome> outcomes(n);
+  std::vector<std::shared_ptr<void>> keep(n);
+  std::vector<int> attempts(n, 0);
+  size_t limit = options.parallel == 0 ? n : options.parallel;
+
+  Finished finished;
+  std::deque<size_t> to_start;
+  for (size_t i = 0; i < n; ++i) to_start.push_back(i);
+  size_t in_flight = 0, done = 0;
+
   auto report = [&] {
     if (!options.progress) return;
-    absl::MutexLock lock(&progress_mu);
-    std::fprintf(stderr, "\r[%zu/%zu] agents answered", done.load(),
-                 targets.size());
+    std::fprintf(stderr, "\r[%zu/%zu] agents answered", done, n);
     std::fflush(stderr);
   };
-  auto worker = [&] {
-    for (size_t i = next++; i < targets.size(); i = next++) {
+  while (done < n) {
+    // Start what the bound allows; only this thread starts calls.
+    while (!to_start.empty() && in_flight < limit) {
+      const size_t i = to_start.front();
+      to_start.pop_front();
       if (!targets[i].error.empty()) {
         outcomes[i] = AgentOutcome{false, targets[i].label, targets[i].error};
-      } else {
-        outcomes[i] = call(i, absl::Now() + options.timeout);
-        if (outcomes[i].node.empty()) outcomes[i].node = targets[i].label;
+        ++done;
+        report();
+        continue;
       }
-      ++done;
-      report();
+      ++in_flight;
+      ++attempts[i];
+      keep[i] = start(i, [&finished, i](AgentOutcome outcome) {
+        absl::MutexLock lock(&finished.mu);
+        finished.outcomes.emplace_back(i, std::move(outcome));
+      });
     }
-  };
-  const size_t n =
-      std::min<size_t>(std::max(1, options.parallel), targets.size());
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
+    if (done == n) break;
+    std::deque<std::pair<size_t, AgentOutcome>> batch;
+    {
+      absl::MutexLock lock(&finished.mu);
+      auto any = [&]() ABSL_SHARED_LOCKS_REQUIRED(finished.mu) {
+        return !finished.outcomes.empty();
+      };
+      finished.mu.Await(absl::Condition(&any));
+      batch.swap(finished.outcomes);
+    }
+    bool retried = false;
+    for (auto& [i, outcome] : batch) {
+      keep[i].reset();
+      --in_flight;
+      if (outcome.retry && attempts[i] < kMaxStartAttempts) {
+        // Out of descriptors: what fits is fewer than we thought, and the
+        // ones just finished come back shortly.
+        to_start.push_front(i);
+        limit = std::max<size_t>(1, in_flight);
+        retried = true;
+        continue;
+      }
+      outcome.retry = false;
+      if (outcome.node.empty()) outcome.node = targets[i].label;
+      outcomes[i] = std::move(outcome);
+      ++done;
+    }
+    if (retried && in_flight == 0) {
+      // Nothing in flight to wait for: give closed descriptors a moment.
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    report();
+  }
   if (options.progress) {
     std::fprintf(stderr, "\r\033[K");
     std::fflush(stderr);
   }
   return outcomes;
-}
-
-std::string Summary(const std::vector<AgentOutcome>& outcomes) {
-  size_t ok = 0;
-  std::vector<std::string> failures;
-  for (const AgentOutcome& o : outcomes) {
-    if (o.ok) {
-      ++ok;
-    } else {
-      failures.push_back(absl::StrCat(o.node, ": ", o.error));
-    }
-  }
-  std::string out = absl::StrCat(ok, "/", outcomes.size(), " agents ok");
-  if (!failures.empty())
-    absl::StrAppend(&out, "; ", absl::StrJoin(failures, "; "));
-  return out;
-}
-
-int ExitCode(const std::vector<AgentOutcome>& outcomes) {
-  size_t ok = std::count_if(outcomes.begin(), outcomes.end(),
-                            [](const AgentOutcome& o) { return o.ok; });
-  if (ok == outcomes.size()) return 0;
-  return ok == 0 ? 1 : 2;
 }
 
 }  // namespace tally::cli

@@ -1,42 +1,49 @@
-// Runs one call per agent in parallel, bounded, each with its own deadline;
-// a dead agent costs its deadline on one worker and never blocks the rest.
+// One call per agent, all in flight at once (asynchronous, gRPC's callback
+// API: no thread per call), each with its own deadline; a fan-out takes
+// about the slowest agent's answer or --timeout, however many agents hang.
+// The only bounds are file descriptors (fd_budget.h) and --parallel.
 #ifndef TALLY_CLIENT_FANOUT_H_
 #define TALLY_CLIENT_FANOUT_H_
 
+#include <cstddef>
 #include <functional>
-#include <string>
+#include <memory>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "client/outcome.h"
 #include "client/targets.h"
 
 namespace tally::cli {
 
 struct FanoutOptions {
-  int parallel = 32;
+  // Most calls in flight at once; 0: no bound but file descriptors.
+  size_t parallel = 0;
   absl::Duration timeout = absl::Seconds(5);
   bool progress = false;  // "[n/N] agents answered" on stderr
 };
 
-// What one agent's call produced: ok, or "CODE: message".
-struct AgentOutcome {
-  bool ok = false;
-  std::string node;   // reported by the agent, else the target's label
-  std::string error;
-};
+// Reports one call's outcome; any thread, exactly once per call.
+using CallDone = std::function<void(AgentOutcome)>;
 
-// Calls `call(i, deadline)` for every target index, at most
-// options.parallel at once. Targets that failed to resolve are not called:
-// their outcome is their error. Outcomes come back in target order.
-std::vector<AgentOutcome> FanOut(
-    const std::vector<AgentTarget>& targets, const FanoutOptions& options,
-    const std::function<AgentOutcome(size_t index, absl::Time deadline)>& call);
+// Starts the call to target `index` (each agent gets options.timeout to
+// answer) and returns at once with whatever the call needs kept alive
+// (channel, context, ...). FanOut holds that until `done` has run and then
+// lets it go on its own thread, never inside a gRPC callback.
+using StartCall =
+    std::function<std::shared_ptr<void>(size_t index, CallDone done)>;
 
-// "3/4 agents ok; node-b: UNAVAILABLE: connection refused".
-std::string Summary(const std::vector<AgentOutcome>& outcomes);
-
-// 0 when every agent succeeded, 2 when some failed, 1 when all failed.
-int ExitCode(const std::vector<AgentOutcome>& outcomes);
+// Starts every target's call, at most options.parallel at once (0: all),
+// and waits for all of them. Targets that failed to resolve are not called:
+// their outcome is their error. A call that reports `retry` is started
+// again once another call has finished (and fewer go at once from then on:
+// resources come back a little after their calls end); after
+// kMaxStartAttempts its error stands. Outcomes come back in target order;
+// a failed agent's node is its label.
+inline constexpr int kMaxStartAttempts = 50;
+std::vector<AgentOutcome> FanOut(const std::vector<AgentTarget>& targets,
+                                 const FanoutOptions& options,
+                                 const StartCall& start);
 
 }  // namespace tally::cli
 

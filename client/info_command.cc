@@ -11,15 +11,10 @@ int RunInfo(const CommandContext& ctx, const std::vector<std::string>& args) {
   if (!parsed->positional.empty()) {
     return UsageError(ctx, "info", "takes no arguments");
   }
-  std::vector<v1::GetInfoResponse> infos(ctx.targets.size());
+  const v1::GetInfoRequest request;
+  std::vector<v1::GetInfoResponse> infos;
   std::vector<AgentOutcome> outcomes =
-      FanOut(ctx.targets, ctx.fanout, [&](size_t i, absl::Time deadline) {
-        AgentOutcome o = CallAgent(ctx, i, deadline, [&](auto& stub, auto* c) {
-          return stub.GetInfo(c, v1::GetInfoRequest(), &infos[i]);
-        });
-        o.node = infos[i].node();
-        return o;
-      });
+      CallEveryAgent(ctx, &AsyncAgent::GetInfo, request, &infos);
 
   std::string text;
   Table table({"NODE", "AGENT", "VERSION", "KERNEL", "WORKS HERE"});

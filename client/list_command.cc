@@ -12,15 +12,10 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
   if (!parsed->positional.empty()) {
     return UsageError(ctx, "list", "takes no arguments");
   }
-  std::vector<v1::ListProbesResponse> lists(ctx.targets.size());
+  const v1::ListProbesRequest request;
+  std::vector<v1::ListProbesResponse> lists;
   std::vector<AgentOutcome> outcomes =
-      FanOut(ctx.targets, ctx.fanout, [&](size_t i, absl::Time deadline) {
-        AgentOutcome o = CallAgent(ctx, i, deadline, [&](auto& stub, auto* c) {
-          return stub.ListProbes(c, v1::ListProbesRequest(), &lists[i]);
-        });
-        o.node = lists[i].node();
-        return o;
-      });
+      CallEveryAgent(ctx, &AsyncAgent::ListProbes, request, &lists);
 
   std::string text;
   Table table(ProbeHeader());

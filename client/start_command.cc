@@ -53,15 +53,9 @@ int RunStart(const CommandContext& ctx, const std::vector<std::string>& args) {
   request.set_max_keys(static_cast<uint32_t>(*max_keys));
   if (*ttl > absl::ZeroDuration()) ToProto(*ttl, request.mutable_ttl());
 
-  std::vector<v1::StartProbeResponse> responses(ctx.targets.size());
+  std::vector<v1::StartProbeResponse> responses;
   std::vector<AgentOutcome> outcomes =
-      FanOut(ctx.targets, ctx.fanout, [&](size_t i, absl::Time deadline) {
-        AgentOutcome o = CallAgent(ctx, i, deadline, [&](auto& stub, auto* c) {
-          return stub.StartProbe(c, request, &responses[i]);
-        });
-        o.node = responses[i].node();
-        return o;
-      });
+      CallEveryAgent(ctx, &AsyncAgent::StartProbe, request, &responses);
 
   std::string text;
   std::vector<std::string> header = ProbeHeader();

@@ -19,15 +19,9 @@ int RunStop(const CommandContext& ctx, const std::vector<std::string>& args) {
   v1::StopProbeRequest request;
   request.set_name(parsed->positional[0]);
 
-  std::vector<v1::StopProbeResponse> responses(ctx.targets.size());
+  std::vector<v1::StopProbeResponse> responses;
   std::vector<AgentOutcome> outcomes =
-      FanOut(ctx.targets, ctx.fanout, [&](size_t i, absl::Time deadline) {
-        AgentOutcome o = CallAgent(ctx, i, deadline, [&](auto& stub, auto* c) {
-          return stub.StopProbe(c, request, &responses[i]);
-        });
-        o.node = responses[i].node();
-        return o;
-      });
+      CallEveryAgent(ctx, &AsyncAgent::StopProbe, request, &responses);
 
   std::string text;
   Table table(ProbeHeader());

@@ -1,14 +1,19 @@
 // tallyctl: manage a fleet of tally agents.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "client/args.h"
 #include "client/command.h"
+#include "client/fd_budget.h"
+#include "client/grpc_logging.h"
 
 namespace tally::cli {
 namespace {
@@ -23,19 +28,25 @@ Commands:
                             start a counter on every agent
   stop NAME                 stop a probe on every agent
   watch [NAME...] [--interval DURATION] [--top N] [--for DURATION]
-                            live merged counts: a row per node, a fleet total
+        [--stale-after N] [--resolve-every DURATION]
+                            live merged counts: a row per node, a fleet total;
+                            an agent silent for N intervals (default 3) is
+                            STALE; dns: names and @FILEs are re-read every
+                            DURATION (default 30s)
 
 Options:
   --agents LIST     comma list of HOST:PORT, unix:PATH, dns:NAME:PORT, @FILE
                     (default $TALLY_AGENTS, else unix:/run/tally/tallyd.sock)
   --timeout D       per-agent deadline (default 5s)
-  --parallel N      agents called at once (default 32)
+  --parallel N      at most N agents in flight at once (default: all, as
+                    far as the file descriptor limit allows)
   --output F        table or json (json lines; watch defaults to json when
                     stdout is not a terminal)
   --tls-ca FILE     CA of the agents' certificates (TCP agents use TLS when
   --tls-cert FILE   any TLS option is given); client certificate and key
   --tls-key FILE
   --tls-server-name NAME   name to verify in the agents' certificate
+  --verbose         also gRPC's own log on stderr (as GRPC_VERBOSITY does)
 
 Hooks: tracepoint:CAT:NAME rawtracepoint:NAME tp_btf:NAME kprobe:FN
        kretprobe:FN fentry:FN fexit:FN uprobe:PATH:SYM uretprobe:PATH:SYM
@@ -45,12 +56,20 @@ Exit status: 0 every agent ok, 2 some failed, 1 all failed or bad usage.
 )";
 
 const std::vector<OptionSpec> kGlobalOptions = {
-    {"agents"},   {"timeout"}, {"parallel"},        {"output"},      {"tls-ca"},
-    {"tls-cert"}, {"tls-key"}, {"tls-server-name"}, {"help", false},
+    {"agents"},      {"timeout"},        {"parallel"}, {"output"},
+    {"tls-ca"},      {"tls-cert"},       {"tls-key"},  {"tls-server-name"},
+    {"help", false}, {"verbose", false},
 };
 
 // Splits argv into global options (anywhere) and the command's own words.
 int Main(int argc, char** argv) {
+  const absl::Time start = absl::Now();
+  // Debian's Abseil checks every lock order at run time (a debug aid); with
+  // thousands of agents' events that is a few percent of a CPU for nothing:
+  // the thread-safety annotations are checked at compile time instead.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Before anything opens a file: a large fleet needs many descriptors.
+  const FdBudget fds = RaiseFdLimit();
   std::vector<std::string> words(argv + 1, argv + argc);
   // Global options may appear before or after the command; peel them off
   // so the command sees only its own.
@@ -79,6 +98,7 @@ int Main(int argc, char** argv) {
   }
 
   CommandContext ctx;
+  ctx.start = start;
   absl::StatusOr<ParsedArgs> global = ParseArgs(global_args, kGlobalOptions);
   if (!global.ok()) {
     std::fprintf(stderr, "tallyctl: %s\n%s",
@@ -91,10 +111,12 @@ int Main(int argc, char** argv) {
                global->Has("help") || !command_args.empty() ? stdout : stderr);
     return command_args.empty() && !global->Has("help") ? 1 : 0;
   }
+  ConfigureGrpcLogging(global->Has("verbose"));
 
   const char* env = std::getenv("TALLY_AGENTS");
   std::string agents = global->Get(
       "agents", env != nullptr && *env ? std::string(env) : kDefaultAgent);
+  ctx.agents_spec = agents;
   absl::StatusOr<std::vector<AgentTarget>> targets = ParseAgents(agents);
   if (!targets.ok()) {
     std::fprintf(stderr, "tallyctl: --agents: %s\n",
@@ -105,19 +127,19 @@ int Main(int argc, char** argv) {
 
   absl::StatusOr<absl::Duration> timeout =
       global->GetDuration("timeout", absl::Seconds(5));
-  absl::StatusOr<uint64_t> parallel = global->GetUint("parallel", 32, 4096);
+  absl::StatusOr<uint64_t> parallel = global->GetUint("parallel", 0, 1'000'000);
   for (const absl::Status& s : {timeout.status(), parallel.status()}) {
     if (!s.ok()) {
       std::fprintf(stderr, "tallyctl: %s\n", std::string(s.message()).c_str());
       return 1;
     }
   }
-  if (*parallel == 0) {
+  if (global->Has("parallel") && *parallel == 0) {
     std::fprintf(stderr, "tallyctl: --parallel must be at least 1\n");
     return 1;
   }
   ctx.fanout.timeout = *timeout;
-  ctx.fanout.parallel = static_cast<int>(*parallel);
+  ctx.fanout.parallel = static_cast<size_t>(*parallel);
   ctx.fanout.progress = isatty(STDERR_FILENO) && ctx.targets.size() > 8;
   ctx.stdout_is_tty = isatty(STDOUT_FILENO);
 
@@ -140,6 +162,19 @@ int Main(int argc, char** argv) {
     return 1;
   }
   ctx.channels = *std::move(channels);
+
+  // Within the file descriptor limit: fan-outs call in waves, a watch
+  // connects as many as fit; either way, say so now rather than let agents
+  // fail one by one with "Too many open files".
+  const size_t per_agent = ctx.channels.fds_per_agent();
+  ctx.max_connections = std::max<size_t>(1, fds.Fits(per_agent));
+  if (ctx.fanout.parallel == 0 || ctx.fanout.parallel > ctx.max_connections) {
+    ctx.fanout.parallel = ctx.max_connections;
+  }
+  if (std::string warning = fds.Warning(ctx.targets.size(), per_agent);
+      !warning.empty()) {
+    std::fprintf(stderr, "tallyctl: warning: %s\n", warning.c_str());
+  }
 
   const std::string command = command_args[0];
   std::vector<std::string> args(command_args.begin() + 1, command_args.end());

@@ -180,4 +180,18 @@ absl::StatusOr<std::vector<AgentTarget>> ParseAgents(const std::string& spec) {
   return out;
 }
 
+bool MayChange(const std::string& spec) {
+  for (absl::string_view entry : absl::StrSplit(spec, ',')) {
+    entry = absl::StripAsciiWhitespace(entry);
+    if (absl::StartsWith(entry, "dns:") || absl::StartsWith(entry, "@")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string TargetKey(const AgentTarget& target) {
+  return target.grpc_target.empty() ? target.label : target.grpc_target;
+}
+
 }  // namespace tally::cli

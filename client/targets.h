@@ -34,6 +34,14 @@ struct AgentTarget {
 // @FILE); DNS failures are per-target errors instead.
 absl::StatusOr<std::vector<AgentTarget>> ParseAgents(const std::string& spec);
 
+// Whether parsing `spec` again may give other agents (it names a dns: name
+// or an @FILE).
+bool MayChange(const std::string& spec);
+
+// What identifies a target across re-resolutions: its address, or for an
+// entry that did not resolve, the entry itself.
+std::string TargetKey(const AgentTarget& target);
+
 }  // namespace tally::cli
 
 #endif  // TALLY_CLIENT_TARGETS_H_

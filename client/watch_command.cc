@@ -11,9 +11,7 @@ namespace {
 std::atomic<bool> interrupted{false};
 
 const std::vector<OptionSpec> kOptions = {
-    {"interval"},
-    {"top"},
-    {"for"},
+    {"interval"}, {"top"}, {"for"}, {"stale-after"}, {"resolve-every"},
 };
 
 }  // namespace
@@ -29,13 +27,23 @@ int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args) {
   absl::StatusOr<uint64_t> top = parsed->GetUint("top", 0, 100);
   absl::StatusOr<absl::Duration> duration =
       parsed->GetDuration("for", absl::InfiniteDuration());
+  absl::StatusOr<uint64_t> stale_after =
+      parsed->GetUint("stale-after", 3, 1000);
+  absl::StatusOr<absl::Duration> resolve_every =
+      parsed->GetDuration("resolve-every", absl::Seconds(30));
   for (const absl::Status& s :
-       {interval.status(), top.status(), duration.status()}) {
+       {interval.status(), top.status(), duration.status(),
+        stale_after.status(), resolve_every.status()}) {
     if (!s.ok()) return UsageError(ctx, "watch", std::string(s.message()));
+  }
+  if (*stale_after == 0) {
+    return UsageError(ctx, "watch", "--stale-after must be at least 1");
   }
   options.interval = *interval;
   options.top_n = static_cast<uint32_t>(*top);
   options.duration = *duration;
+  options.stale_after = static_cast<int>(*stale_after);
+  options.resolve_every = *resolve_every;
 
   // Programs reading a pipe get JSON lines unless they ask for the table.
   CommandContext watch_ctx = ctx;

@@ -17,9 +17,17 @@ typename Map::iterator Oldest(Map& pending) {
 
 }  // namespace
 
+const PendingUpdates::Incarnation PendingUpdates::kHeartbeatKey = {"", 0};
+
 void PendingUpdates::Offer(const CountUpdate& update) {
-  pending_[{update.probe, update.probe_id}] = update;
-  while (pending_.size() > max_pending_) pending_.erase(Oldest(pending_));
+  pending_[update.heartbeat ? kHeartbeatKey
+                            : Incarnation{update.probe, update.probe_id}] =
+      update;
+  while (pending_.size() > max_pending_) {
+    // A heartbeat never costs a probe its update.
+    auto heartbeat = pending_.find(kHeartbeatKey);
+    pending_.erase(heartbeat != pending_.end() ? heartbeat : Oldest(pending_));
+  }
 }
 
 void PendingUpdates::PopInto(const std::string& node, const std::string& epoch,
@@ -31,10 +39,14 @@ void PendingUpdates::PopInto(const std::string& node, const std::string& epoch,
 
   out->Clear();
   out->set_node(node);
-  out->set_probe(u.probe);
   out->set_seq(u.seq);
   out->set_epoch(epoch);
   ToProto(u.time, out->mutable_time());
+  if (u.heartbeat) {
+    out->set_heartbeat(true);
+    return;
+  }
+  out->set_probe(u.probe);
   out->set_total(u.counts.total);
   auto it = sent_.find(u.probe);
   if (it != sent_.end() && it->second.first == u.probe_id) {

@@ -1,7 +1,9 @@
 // What one WatchCounts stream still has to send: the latest unsent update per
 // probe incarnation (counts are cumulative, so replacing an older one loses
 // nothing), sent oldest first, each with its delta against what this stream
-// last sent of that probe. Not thread-safe: its stream guards it.
+// last sent of that probe. A heartbeat is coalesced the same way under a key
+// of its own, and is the first to go past the bound. Not thread-safe: its
+// stream guards it.
 #ifndef TALLY_AGENT_DAEMON_PENDING_UPDATES_H_
 #define TALLY_AGENT_DAEMON_PENDING_UPDATES_H_
 
@@ -38,6 +40,9 @@ class PendingUpdates {
 
  private:
   using Incarnation = std::pair<std::string, uint64_t>;  // (name, probe_id)
+
+  // Probe names are never empty, so no incarnation has this key.
+  static const Incarnation kHeartbeatKey;
 
   const absl::Time stream_start_;
   const size_t max_pending_;

@@ -97,20 +97,38 @@ bool Sampler::Wants(const WatchSpec& spec, const std::string& probe) {
 }
 
 void Sampler::OfferLocked(CountUpdate& update,
-                          const std::vector<uint64_t>* ids) {
+                          const std::vector<uint64_t>* ids,
+                          std::set<uint64_t>* offered) {
   // Seqs are assigned under the lock, in the order updates are offered, so
   // every watcher receives them increasing.
   update.seq = ++seq_;
-  auto offer = [&](Entry& entry) {
-    if (Wants(entry.spec, update.probe)) entry.watcher->Offer(update);
+  auto offer = [&](uint64_t id, Entry& entry) {
+    if (!Wants(entry.spec, update.probe)) return;
+    entry.watcher->Offer(update);
+    if (offered != nullptr) offered->insert(id);
   };
   if (ids == nullptr) {
-    for (auto& [id, entry] : watchers_) offer(entry);
+    for (auto& [id, entry] : watchers_) offer(id, entry);
     return;
   }
   for (uint64_t id : *ids) {
     auto it = watchers_.find(id);
-    if (it != watchers_.end()) offer(it->second);
+    if (it != watchers_.end()) offer(id, it->second);
+  }
+}
+
+void Sampler::HeartbeatLocked(const std::vector<uint64_t>& due,
+                              const std::set<uint64_t>& offered,
+                              absl::Time now) {
+  if (closed_) return;  // streams only drain their final updates now
+  for (uint64_t id : due) {
+    auto it = watchers_.find(id);
+    if (offered.count(id) > 0 || it == watchers_.end()) continue;
+    CountUpdate heartbeat;
+    heartbeat.heartbeat = true;
+    heartbeat.seq = ++seq_;
+    heartbeat.time = now;
+    it->second.watcher->Offer(heartbeat);
   }
 }
 
@@ -197,13 +215,17 @@ void Sampler::Run() {
     }
 
     mu_.Lock();
+    std::set<uint64_t> offered;
     for (CountUpdate& update : updates) {
       if (std::find(ended_ids_.begin(), ended_ids_.end(), update.probe_id) !=
           ended_ids_.end()) {
         continue;  // stopped while we read it; its final update went out
       }
-      OfferLocked(update, &due);
+      OfferLocked(update, &due, &offered);
     }
+    // Every due watcher hears from us each tick, probes or not: silence
+    // then means a hung agent, not an idle one.
+    HeartbeatLocked(due, offered, clock_->Now());
   }
   mu_.Unlock();
 }

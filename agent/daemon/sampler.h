@@ -41,6 +41,9 @@ struct CountUpdate {
   CounterSnapshot counts;
   std::string mechanism;
   ProbeState state = ProbeState::kRunning;
+  // No probe: a tick that had nothing else for this watcher (see
+  // WatchCountsResponse.heartbeat). Only seq and time are set.
+  bool heartbeat = false;
 };
 
 class Watcher {
@@ -98,8 +101,14 @@ class Sampler : public ProbeListener {
   // Deletes watchers whose RPC is over.
   void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static bool Wants(const WatchSpec& spec, const std::string& probe);
-  // Gives `update` (with a fresh seq) to every watcher in `ids` that wants it.
-  void OfferLocked(CountUpdate& update, const std::vector<uint64_t>* ids)
+  // Gives `update` (with a fresh seq) to every watcher in `ids` that wants it
+  // (all watchers when null), adding the ids it went to into `offered`.
+  void OfferLocked(CountUpdate& update, const std::vector<uint64_t>* ids,
+                   std::set<uint64_t>* offered = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A heartbeat to each of `due` that is not in `offered`.
+  void HeartbeatLocked(const std::vector<uint64_t>& due,
+                       const std::set<uint64_t>& offered, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ProbeSource* const source_;

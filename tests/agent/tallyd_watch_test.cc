@@ -198,6 +198,7 @@ TEST_F(TallydWatchTest, StalledWatcherIsCoalescedAndDoesNotSlowOthers) {
   int stalled_updates = 0;
   std::map<std::string, uint64_t> last_total;
   while (stalled->Read(&u)) {
+    if (u.heartbeat()) continue;  // a tick that had no probe left
     ++stalled_updates;
     EXPECT_GE(u.total(), last_total[u.probe()]) << u.probe();
     last_total[u.probe()] = u.total();

@@ -24,7 +24,8 @@ TEST(TallyBenchTest, SmokeRunProducesEveryRow) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* expected : {
            "## Targets", "## Per-event overhead", "## Control-plane latency",
-           "## Agent footprint", "## Fleet fan-out", "| tracepoint |",
+           "## Agent footprint", "## Fleet fan-out", "## Fleet watch",
+           "| tracepoint |",
            "| raw_tp |", "| tp_btf |", "| StartProbe (load + attach) |",
            "| StopProbe (detach) |", "| tallyd start to serving |",
            "| bpftrace start to attached |", "| tallyd | idle |",

@@ -1,8 +1,8 @@
+// The fan-out: every call in flight at once (no thread per call), a bound
+// only when asked, outcomes in target order however calls finish.
 #include "client/fanout.h"
 
-#include <algorithm>
 #include <atomic>
-#include <cstddef>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,129 +42,190 @@ std::vector<AgentTarget> MakeTargets(size_t n) {
                Field("error", &AgentOutcome::error, error));
 }
 
-// Counts calls in flight and remembers the most seen at once.
-class ConcurrencyProbe {
+// Calls that answer only when told, like agents that hang until released;
+// answers come from another thread, as gRPC's callbacks do.
+class PendingCalls {
  public:
-  explicit ConcurrencyProbe(size_t targets)
-      : calls_(std::make_unique<std::atomic<int>[]>(targets)) {
-    for (size_t i = 0; i < targets; ++i) calls_[i] = 0;
+  StartCall Starter() {
+    return [this](size_t i, CallDone done) -> std::shared_ptr<void> {
+      absl::MutexLock lock(&mu_);
+      pending_.push_back({i, std::move(done)});
+      ++started_;
+      return std::make_shared<int>(0);
+    };
   }
-
-  void Enter(size_t index) {
-    ++calls_[index];
-    int now = ++in_flight_;
-    int seen = max_in_flight_.load();
-    while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
+  // Waits (bounded) until `n` calls were started.
+  bool WaitStarted(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]()
+                      ABSL_SHARED_LOCKS_REQUIRED(mu_) { return started_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
+  }
+  size_t started() {
+    absl::MutexLock lock(&mu_);
+    return started_;
+  }
+  // Answers every pending call, in reverse order, from another thread.
+  void AnswerAll(bool ok) {
+    std::vector<std::pair<size_t, CallDone>> calls;
+    {
+      absl::MutexLock lock(&mu_);
+      calls.swap(pending_);
     }
+    std::thread([calls = std::move(calls), ok]() mutable {
+      for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
+        it->second(AgentOutcome{ok, absl::StrCat("node-", it->first),
+                                ok ? "" : "DEADLINE_EXCEEDED: hung"});
+      }
+    }).join();
   }
-  void Leave() { --in_flight_; }
-
-  int calls(size_t index) const { return calls_[index].load(); }
-  int max_in_flight() const { return max_in_flight_.load(); }
 
  private:
-  std::unique_ptr<std::atomic<int>[]> calls_;
-  std::atomic<int> in_flight_{0};
-  std::atomic<int> max_in_flight_{0};
+  absl::Mutex mu_;
+  std::vector<std::pair<size_t, CallDone>> pending_ ABSL_GUARDED_BY(mu_);
+  size_t started_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// A short stretch of work inside the call, so that calls overlap when the
-// fan-out lets them. Timing only makes overlap likely; no assertion depends
-// on it.
-void BusySection() {
-  for (int i = 0; i < 50; ++i) std::this_thread::yield();
+TEST(FanOutTest, EveryCallIsInFlightAtOnce) {
+  // 2000 hung agents: with calls in flight only a few at a time, the first
+  // ones would have to time out before the rest even start.
+  constexpr size_t kAgents = 2000;
+  std::vector<AgentTarget> targets = MakeTargets(kAgents);
+  PendingCalls calls;
+  std::vector<AgentOutcome> outcomes;
+  std::thread fanout(
+      [&] { outcomes = FanOut(targets, FanoutOptions{}, calls.Starter()); });
+  ASSERT_TRUE(calls.WaitStarted(kAgents));
+  EXPECT_EQ(calls.started(), kAgents);
+  calls.AnswerAll(false);
+  fanout.join();
+  ASSERT_THAT(outcomes, SizeIs(kAgents));
+  EXPECT_THAT(outcomes[0], Outcome(false, "node-0", "DEADLINE_EXCEEDED: hung"));
 }
 
-class BoundedParallelismTest : public ::testing::TestWithParam<int> {};
-
-TEST_P(BoundedParallelismTest, EveryTargetCalledOnceAndNeverMoreThanParallel) {
-  const int parallel = GetParam();
-  constexpr size_t kTargets = 64;
-  std::vector<AgentTarget> targets = MakeTargets(kTargets);
-  ConcurrencyProbe probe(kTargets);
+TEST(FanOutTest, ParallelBoundsCallsInFlight) {
+  std::vector<AgentTarget> targets = MakeTargets(10);
+  PendingCalls calls;
   FanoutOptions options;
-  options.parallel = parallel;
-
-  std::vector<AgentOutcome> outcomes =
-      FanOut(targets, options, [&](size_t i, absl::Time) {
-        probe.Enter(i);
-        BusySection();
-        probe.Leave();
-        return AgentOutcome{true, absl::StrCat("node-", i), ""};
-      });
-
-  EXPECT_GE(probe.max_in_flight(), 1);
-  EXPECT_LE(probe.max_in_flight(), std::max(parallel, 1));
-  ASSERT_THAT(outcomes, SizeIs(kTargets));
-  for (size_t i = 0; i < kTargets; ++i) {
-    EXPECT_EQ(probe.calls(i), 1) << "target " << i;
-    EXPECT_THAT(outcomes[i], Outcome(true, absl::StrCat("node-", i), ""))
-        << "target " << i;
+  options.parallel = 4;
+  std::vector<AgentOutcome> outcomes;
+  std::thread fanout(
+      [&] { outcomes = FanOut(targets, options, calls.Starter()); });
+  ASSERT_TRUE(calls.WaitStarted(4));
+  // The next wave starts only when this one is answered.
+  calls.AnswerAll(true);
+  ASSERT_TRUE(calls.WaitStarted(8));
+  calls.AnswerAll(true);
+  ASSERT_TRUE(calls.WaitStarted(10));
+  calls.AnswerAll(true);
+  fanout.join();
+  EXPECT_EQ(calls.started(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_THAT(outcomes[i], Outcome(true, absl::StrCat("node-", i), ""));
   }
-}
-
-// 0 and negative values mean one at a time rather than none.
-INSTANTIATE_TEST_SUITE_P(Parallelism, BoundedParallelismTest,
-                         ::testing::Values(-3, 0, 1, 2, 4, 7, 32, 64, 100));
-
-TEST(FanOutTest, RunsUpToParallelCallsAtOnce) {
-  // Each call waits (bounded) until `kParallel` calls are in flight together:
-  // with a working fan-out all of them get there; a serial one would not.
-  constexpr int kParallel = 4;
-  std::vector<AgentTarget> targets = MakeTargets(kParallel);
-  absl::Mutex mu;
-  int in_flight = 0;
-  int max_in_flight = 0;
-  FanoutOptions options;
-  options.parallel = kParallel;
-
-  std::vector<AgentOutcome> outcomes =
-      FanOut(targets, options, [&](size_t, absl::Time) {
-        absl::MutexLock lock(&mu);
-        ++in_flight;
-        max_in_flight = std::max(max_in_flight, in_flight);
-        mu.AwaitWithTimeout(
-            absl::Condition(
-                +[](int* n) { return *n >= kParallel; }, &in_flight),
-            absl::Seconds(10));
-        return AgentOutcome{true, "", ""};
-      });
-
-  EXPECT_EQ(max_in_flight, kParallel);
-  EXPECT_THAT(outcomes, SizeIs(kParallel));
 }
 
 TEST(FanOutTest, OutcomesAreInTargetOrderWhateverTheCompletionOrder) {
-  constexpr size_t kTargets = 8;
-  std::vector<AgentTarget> targets = MakeTargets(kTargets);
-  // Later targets finish first: each call waits (bounded) until every later
-  // target is done.
-  absl::Mutex mu;
-  std::vector<bool> finished(kTargets, false);
-  FanoutOptions options;
-  options.parallel = kTargets;
-
-  std::vector<AgentOutcome> outcomes =
-      FanOut(targets, options, [&](size_t i, absl::Time) {
-        absl::MutexLock lock(&mu);
-        auto later_done = [&] {
-          for (size_t j = i + 1; j < kTargets; ++j) {
-            if (!finished[j]) return false;
-          }
-          return true;
-        };
-        mu.AwaitWithTimeout(absl::Condition(&later_done), absl::Seconds(10));
-        finished[i] = true;
-        return AgentOutcome{i % 2 == 0, absl::StrCat("node-", i),
-                            i % 2 == 0 ? "" : absl::StrCat("UNKNOWN: ", i)};
-      });
-
-  ASSERT_THAT(outcomes, SizeIs(kTargets));
-  for (size_t i = 0; i < kTargets; ++i) {
-    EXPECT_THAT(outcomes[i],
-                Outcome(i % 2 == 0, absl::StrCat("node-", i),
-                        i % 2 == 0 ? "" : absl::StrCat("UNKNOWN: ", i)));
+  std::vector<AgentTarget> targets = MakeTargets(8);
+  PendingCalls calls;
+  std::vector<AgentOutcome> outcomes;
+  std::thread fanout(
+      [&] { outcomes = FanOut(targets, FanoutOptions{}, calls.Starter()); });
+  ASSERT_TRUE(calls.WaitStarted(8));
+  calls.AnswerAll(true);  // last target first
+  fanout.join();
+  ASSERT_THAT(outcomes, SizeIs(8));
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_THAT(outcomes[i], Outcome(true, absl::StrCat("node-", i), ""));
   }
+}
+
+TEST(FanOutTest, CallsMayAnswerBeforeStartReturns) {
+  std::vector<AgentTarget> targets = MakeTargets(3);
+  std::vector<AgentOutcome> outcomes =
+      FanOut(targets, FanoutOptions{}, [](size_t i, CallDone done) {
+        done(AgentOutcome{i != 1, "", i == 1 ? "UNAVAILABLE: no socket" : ""});
+        return std::shared_ptr<void>();
+      });
+  EXPECT_THAT(outcomes, ElementsAre(Outcome(true, "10.0.0.0:7070", ""),
+                                    Outcome(false, "10.0.0.1:7070",
+                                            "UNAVAILABLE: no socket"),
+                                    Outcome(true, "10.0.0.2:7070", "")));
+}
+
+// Stands for what a call keeps alive (channel, context); counts releases.
+struct Kept {
+  explicit Kept(std::atomic<int>* released) : released(released) {}
+  ~Kept() { ++*released; }
+  std::atomic<int>* released;
+};
+
+TEST(FanOutTest, WhatACallKeepsIsHeldUntilItsAnswer) {
+  std::vector<AgentTarget> targets = MakeTargets(2);
+  std::atomic<int> released{0};
+  PendingCalls calls;
+  StartCall pending = calls.Starter();
+  std::vector<AgentOutcome> outcomes;
+  std::thread fanout([&] {
+    outcomes = FanOut(targets, FanoutOptions{},
+                      [&](size_t i, CallDone done) -> std::shared_ptr<void> {
+                        pending(i, std::move(done));
+                        return std::make_shared<Kept>(&released);
+                      });
+  });
+  ASSERT_TRUE(calls.WaitStarted(2));
+  EXPECT_EQ(released.load(), 0);  // in flight: kept
+  calls.AnswerAll(true);
+  fanout.join();
+  EXPECT_EQ(released.load(), 2);
+}
+
+TEST(FanOutTest, CallsOutOfDescriptorsStartAgainWhenOthersFinish) {
+  // Room for two calls at a time, whatever --parallel says: a third start
+  // fails for want of descriptors until one of the two has finished.
+  std::vector<AgentTarget> targets = MakeTargets(6);
+  absl::Mutex mu;
+  int open = 0, max_open = 0, refused = 0;
+  std::vector<std::thread> answers;
+  std::vector<AgentOutcome> outcomes =
+      FanOut(targets, FanoutOptions{}, [&](size_t i, CallDone done) {
+        absl::MutexLock lock(&mu);
+        if (open == 2) {
+          ++refused;
+          done(AgentOutcome{false, "", "RESOURCE_EXHAUSTED: no socket", true});
+          return std::shared_ptr<void>();
+        }
+        max_open = std::max(max_open, ++open);
+        answers.emplace_back([&, i, done] {
+          {
+            absl::MutexLock lock(&mu);
+            --open;
+          }
+          done(AgentOutcome{true, absl::StrCat("node-", i), ""});
+        });
+        return std::shared_ptr<void>();
+      });
+  for (std::thread& t : answers) t.join();
+  for (size_t i = 0; i < targets.size(); ++i) {
+    EXPECT_THAT(outcomes[i], Outcome(true, absl::StrCat("node-", i), ""));
+  }
+  EXPECT_LE(max_open, 2);
+  EXPECT_GT(refused, 0);
+}
+
+TEST(FanOutTest, ACallThatNeverGetsItsDescriptorsFailsInTheEnd) {
+  std::vector<AgentTarget> targets = MakeTargets(1);
+  int attempts = 0;
+  std::vector<AgentOutcome> outcomes =
+      FanOut(targets, FanoutOptions{}, [&](size_t, CallDone done) {
+        ++attempts;
+        done(AgentOutcome{false, "", "RESOURCE_EXHAUSTED: no socket", true});
+        return std::shared_ptr<void>();
+      });
+  EXPECT_EQ(attempts, kMaxStartAttempts);
+  EXPECT_THAT(outcomes, ElementsAre(Outcome(false, "10.0.0.0:7070",
+                                            "RESOURCE_EXHAUSTED: no socket")));
+  EXPECT_FALSE(outcomes[0].retry);
 }
 
 TEST(FanOutTest, UnresolvedTargetsAreNotCalledAndKeepTheirError) {
@@ -174,95 +235,29 @@ TEST(FanOutTest, UnresolvedTargetsAreNotCalledAndKeepTheirError) {
   targets[3] = AgentTarget{"dns:b.invalid:7070", "", "",
                            "UNAVAILABLE: b.invalid resolved to no address"};
   std::vector<int> calls(targets.size(), 0);
-  absl::Mutex mu;
-  FanoutOptions options;
-  options.parallel = 2;
-
   std::vector<AgentOutcome> outcomes =
-      FanOut(targets, options, [&](size_t i, absl::Time) {
-        absl::MutexLock lock(&mu);
+      FanOut(targets, FanoutOptions{}, [&](size_t i, CallDone done) {
         ++calls[i];
-        return AgentOutcome{true, absl::StrCat("node-", i), ""};
+        done(AgentOutcome{true, absl::StrCat("node-", i), ""});
+        return std::shared_ptr<void>();
       });
-
   EXPECT_THAT(calls, ElementsAre(1, 0, 1, 0));
   EXPECT_THAT(
       outcomes,
-      ElementsAre(
-          Outcome(true, "node-0", ""),
-          Outcome(false, "dns:a.invalid:7070",
-                  "UNAVAILABLE: cannot resolve a.invalid"),
-          Outcome(true, "node-2", ""),
-          Outcome(false, "dns:b.invalid:7070",
-                  "UNAVAILABLE: b.invalid resolved to no address")));
-}
-
-TEST(FanOutTest, AllTargetsUnresolvedMeansNoCalls) {
-  std::vector<AgentTarget> targets = {
-      AgentTarget{"dns:x.invalid:1", "", "", "UNAVAILABLE: x"}};
-  std::atomic<int> calls{0};
-  std::vector<AgentOutcome> outcomes =
-      FanOut(targets, FanoutOptions{}, [&](size_t, absl::Time) {
-        ++calls;
-        return AgentOutcome{true, "", ""};
-      });
-  EXPECT_EQ(calls.load(), 0);
-  EXPECT_THAT(outcomes,
-              ElementsAre(Outcome(false, "dns:x.invalid:1", "UNAVAILABLE: x")));
-}
-
-TEST(FanOutTest, NodeFallsBackToTargetLabel) {
-  std::vector<AgentTarget> targets = {
-      AgentTarget{"10.0.0.1:7070", "10.0.0.1:7070", "", ""},
-      AgentTarget{"unix:/tmp/a.sock", "unix:/tmp/a.sock", "", ""},
-      AgentTarget{"10.0.0.3:7070", "ipv4:10.0.0.3:7070", "agents.local", ""},
-  };
-  std::vector<AgentOutcome> outcomes =
-      FanOut(targets, FanoutOptions{}, [](size_t i, absl::Time) {
-        switch (i) {
-          case 0:
-            return AgentOutcome{true, "", ""};
-          case 1:
-            return AgentOutcome{false, "", "UNAVAILABLE: connection refused"};
-          default:
-            return AgentOutcome{true, "node-c", ""};
-        }
-      });
-  EXPECT_THAT(outcomes,
-              ElementsAre(Outcome(true, "10.0.0.1:7070", ""),
-                          Outcome(false, "unix:/tmp/a.sock",
-                                  "UNAVAILABLE: connection refused"),
-                          Outcome(true, "node-c", "")));
-}
-
-TEST(FanOutTest, DeadlineIsNowPlusTimeout) {
-  std::vector<AgentTarget> targets = MakeTargets(3);
-  FanoutOptions options;
-  options.timeout = absl::Seconds(42);
-  absl::Mutex mu;
-  std::vector<absl::Time> deadlines;
-
-  const absl::Time before = absl::Now();
-  FanOut(targets, options, [&](size_t, absl::Time deadline) {
-    absl::MutexLock lock(&mu);
-    deadlines.push_back(deadline);
-    return AgentOutcome{true, "", ""};
-  });
-  const absl::Time after = absl::Now();
-
-  ASSERT_THAT(deadlines, SizeIs(3));
-  for (absl::Time deadline : deadlines) {
-    EXPECT_GE(deadline, before + options.timeout);
-    EXPECT_LE(deadline, after + options.timeout);
-  }
+      ElementsAre(Outcome(true, "node-0", ""),
+                  Outcome(false, "dns:a.invalid:7070",
+                          "UNAVAILABLE: cannot resolve a.invalid"),
+                  Outcome(true, "node-2", ""),
+                  Outcome(false, "dns:b.invalid:7070",
+                          "UNAVAILABLE: b.invalid resolved to no address")));
 }
 
 TEST(FanOutTest, NoTargetsNoCalls) {
   std::atomic<int> calls{0};
   std::vector<AgentOutcome> outcomes =
-      FanOut({}, FanoutOptions{}, [&](size_t, absl::Time) {
+      FanOut({}, FanoutOptions{}, [&](size_t, CallDone) {
         ++calls;
-        return AgentOutcome{true, "", ""};
+        return std::shared_ptr<void>();
       });
   EXPECT_THAT(outcomes, IsEmpty());
   EXPECT_EQ(calls.load(), 0);
@@ -274,8 +269,10 @@ TEST(FanOutTest, ProgressGoesToStderrAndIsClearedAtTheEnd) {
   options.progress = true;
   options.parallel = 1;
   ::testing::internal::CaptureStderr();
-  FanOut(targets, options,
-         [](size_t, absl::Time) { return AgentOutcome{true, "", ""}; });
+  FanOut(targets, options, [](size_t, CallDone done) {
+    done(AgentOutcome{true, "", ""});
+    return std::shared_ptr<void>();
+  });
   std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_THAT(err, HasSubstr("[1/3] agents answered"));
   EXPECT_THAT(err, HasSubstr("[3/3] agents answered"));
@@ -285,69 +282,11 @@ TEST(FanOutTest, ProgressGoesToStderrAndIsClearedAtTheEnd) {
 TEST(FanOutTest, NoProgressByDefault) {
   std::vector<AgentTarget> targets = MakeTargets(3);
   ::testing::internal::CaptureStderr();
-  FanOut(targets, FanoutOptions{},
-         [](size_t, absl::Time) { return AgentOutcome{true, "", ""}; });
+  FanOut(targets, FanoutOptions{}, [](size_t, CallDone done) {
+    done(AgentOutcome{true, "", ""});
+    return std::shared_ptr<void>();
+  });
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
-}
-
-TEST(SummaryTest, SomeFailed) {
-  EXPECT_EQ(Summary({AgentOutcome{true, "a", ""},
-                     AgentOutcome{false, "b", "UNAVAILABLE: x"},
-                     AgentOutcome{true, "c", ""}}),
-            "2/3 agents ok; b: UNAVAILABLE: x");
-}
-
-TEST(SummaryTest, FailuresListedInOrder) {
-  EXPECT_EQ(Summary({AgentOutcome{false, "a", "UNAVAILABLE: connection refused"},
-                     AgentOutcome{true, "b", ""},
-                     AgentOutcome{false, "c", "DEADLINE_EXCEEDED: timed out"},
-                     AgentOutcome{true, "d", ""}}),
-            "2/4 agents ok; a: UNAVAILABLE: connection refused; "
-            "c: DEADLINE_EXCEEDED: timed out");
-}
-
-TEST(SummaryTest, AllOk) {
-  EXPECT_EQ(Summary({AgentOutcome{true, "a", ""}, AgentOutcome{true, "b", ""}}),
-            "2/2 agents ok");
-}
-
-TEST(SummaryTest, AllFailed) {
-  EXPECT_EQ(Summary({AgentOutcome{false, "a", "INTERNAL: boom"}}),
-            "0/1 agents ok; a: INTERNAL: boom");
-}
-
-TEST(ExitCodeTest, ZeroWhenAllOk) {
-  EXPECT_EQ(ExitCode({AgentOutcome{true, "a", ""}}), 0);
-  EXPECT_EQ(ExitCode({AgentOutcome{true, "a", ""}, AgentOutcome{true, "b", ""}}),
-            0);
-}
-
-TEST(ExitCodeTest, TwoWhenSomeFailed) {
-  EXPECT_EQ(ExitCode({AgentOutcome{true, "a", ""},
-                      AgentOutcome{false, "b", "UNAVAILABLE: x"}}),
-            2);
-  EXPECT_EQ(ExitCode({AgentOutcome{false, "a", "UNAVAILABLE: x"},
-                      AgentOutcome{false, "b", "UNAVAILABLE: x"},
-                      AgentOutcome{true, "c", ""}}),
-            2);
-}
-
-TEST(ExitCodeTest, OneWhenAllFailed) {
-  EXPECT_EQ(ExitCode({AgentOutcome{false, "a", "UNAVAILABLE: x"}}), 1);
-  EXPECT_EQ(ExitCode({AgentOutcome{false, "a", "UNAVAILABLE: x"},
-                      AgentOutcome{false, "b", "INTERNAL: y"}}),
-            1);
-}
-
-TEST(ExitCodeTest, MatchesFanOutResults) {
-  std::vector<AgentTarget> targets = MakeTargets(3);
-  targets[2].error = "UNAVAILABLE: cannot resolve";
-  std::vector<AgentOutcome> outcomes =
-      FanOut(targets, FanoutOptions{},
-             [](size_t, absl::Time) { return AgentOutcome{true, "", ""}; });
-  EXPECT_EQ(ExitCode(outcomes), 2);
-  EXPECT_EQ(Summary(outcomes),
-            "2/3 agents ok; 10.0.0.2:7070: UNAVAILABLE: cannot resolve");
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ using ::tally::testing::NetnsFleet;
 using ::tally::testing::RunfilePath;
 using ::tally::testing::RunResult;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int kAgents = 3;
 constexpr uint64_t kEvents = 300;
@@ -99,6 +100,19 @@ class TallyctlFleetTest : public ::testing::Test {
     return ::tally::testing::Run(Tallyctl(std::move(args)));
   }
 
+  // tallyctl with exactly `args`: no TLS options of its own.
+  RunResult Bare(std::vector<std::string> args) const {
+    args.insert(args.begin(), RunfilePath("client/tallyctl"));
+    return ::tally::testing::Run(args);
+  }
+
+  void StartProbeEverywhere() {
+    RunResult start = Ctl({"--agents", Agents(), "start",
+                           "tracepoint:syscalls:sys_enter_getppid", "--name",
+                           "fleet", "--pid", absl::StrCat(getpid())});
+    ASSERT_EQ(start.exit_code, 0) << start.err;
+  }
+
   std::vector<v1::AgentLine> Lines(const std::string& out) {
     std::vector<v1::AgentLine> lines;
     std::istringstream in(out);
@@ -137,6 +151,31 @@ bool Saw(const std::vector<v1::WatchLine>& lines, v1::WatchLine::Kind kind,
     if (l.kind() == kind && l.agent() == agent) return true;
   }
   return false;
+}
+
+// Reads watch lines (bounded) until there was one of `kind` for every agent
+// in `agents`.
+bool ReadUntilAll(Child& watch, v1::WatchLine::Kind kind,
+                  std::set<std::string> agents) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!agents.empty()) {
+    std::optional<std::string> line = watch.ReadLine(deadline);
+    if (!line) return false;
+    v1::WatchLine w = ParseJson<v1::WatchLine>(*line);
+    if (w.kind() == kind) agents.erase(w.agent());
+  }
+  return true;
+}
+
+// Reads watch lines (bounded) until one of `kind` for `agent`; that line.
+std::optional<v1::WatchLine> ReadUntil(Child& watch, v1::WatchLine::Kind kind,
+                                       const std::string& agent) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (std::optional<std::string> line = watch.ReadLine(deadline)) {
+    v1::WatchLine w = ParseJson<v1::WatchLine>(*line);
+    if (w.kind() == kind && w.agent() == agent) return w;
+  }
+  return std::nullopt;
 }
 
 TEST_F(TallyctlFleetTest, StartWatchKillRestartStopAcrossTheFleet) {
@@ -318,6 +357,168 @@ TEST_F(TallyctlFleetTest, BadInputGetsAClearMessageAndExitStatus) {
                               "--group-by", "colour"});
   EXPECT_EQ(bad_option.exit_code, 1);
   EXPECT_THAT(bad_option.err, HasSubstr("unknown grouping 'colour'"));
+}
+
+// Finding 1: an agent stopped with SIGSTOP goes STALE during a watch, its
+// last count kept apart in the fleet total; SIGCONT brings it back.
+TEST_F(TallyctlFleetTest, StoppedAgentGoesStaleAndComesBack) {
+  StartProbeEverywhere();
+  Child watch(Tallyctl({"--agents", Agents(), "watch", "fleet", "--interval",
+                        "200ms"}));
+  std::vector<v1::WatchLine> seen;
+  uint64_t fleet_total = 0;
+  WatchUntil(watch, "fleet", 0, &fleet_total, &seen);
+  CallGetppid(kEvents);
+  // Every agent has reported its count before one of them stops.
+  ASSERT_EQ(WatchUntil(watch, "fleet", kAgents * kEvents, &fleet_total, &seen),
+            kAgents * kEvents);
+  fleet_->agent(1)->Signal(SIGSTOP);
+  std::optional<v1::WatchLine> stale =
+      ReadUntil(watch, v1::WatchLine::AGENT_STALE, fleet_->endpoint(1));
+  ASSERT_TRUE(stale);
+  EXPECT_THAT(stale->error(), HasSubstr("no update for"));
+  EXPECT_THAT(stale->error(), HasSubstr("most likely hung"));
+  // The next fleet line keeps its count apart from the live agents'.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  std::optional<v1::WatchLine> fleet;
+  while (std::optional<std::string> line = watch.ReadLine(deadline)) {
+    v1::WatchLine w = ParseJson<v1::WatchLine>(*line);
+    if (w.kind() == v1::WatchLine::FLEET && w.probe() == "fleet" &&
+        w.agents_stale() == 1) {
+      fleet = w;
+      break;
+    }
+  }
+  ASSERT_TRUE(fleet);
+  EXPECT_EQ(fleet->agents_up(), static_cast<uint32_t>(kAgents - 1));
+  EXPECT_EQ(fleet->stale_total(), kEvents);
+  EXPECT_EQ(fleet->total(), kAgents * kEvents);
+
+  fleet_->agent(1)->Signal(SIGCONT);
+  ASSERT_TRUE(ReadUntil(watch, v1::WatchLine::AGENT_UP, fleet_->endpoint(1)));
+  watch.Signal(SIGINT);
+  EXPECT_EQ(watch.Wait(absl::Seconds(20)), 0) << watch.Stderr();
+  EXPECT_THAT(watch.Stderr(), HasSubstr("3/3 agents ok"));
+}
+
+// Finding 1: a watch started while an agent is stopped says why it is not
+// up, and exits 2.
+TEST_F(TallyctlFleetTest, WatchStartedWhileAnAgentIsStoppedSaysWhy) {
+  fleet_->agent(2)->Signal(SIGSTOP);
+  RunResult r = Ctl({"--agents", Agents(), "--output", "json", "watch",
+                     "--interval", "200ms", "--for", "3s"});
+  fleet_->agent(2)->Signal(SIGCONT);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("2/3 agents ok; " + fleet_->endpoint(2) +
+                               ": DEADLINE_EXCEEDED: no answer for"));
+  EXPECT_THAT(r.err, HasSubstr("connected, but no TLS handshake: the agent is "
+                               "most likely hung"));
+  EXPECT_THAT(r.out, HasSubstr("\"kind\":\"AGENT_STALE\""));
+}
+
+// Finding 2: agents without probes are up (their heartbeats say so), in the
+// table and in JSON, and the watch exits 0.
+TEST_F(TallyctlFleetTest, AgentsWithoutProbesAreUp) {
+  RunResult table = Ctl({"--agents", Agents(), "--output", "table", "watch",
+                         "--for", "2.5s"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("3/3 agents up"));
+  EXPECT_THAT(table.out, Not(HasSubstr("not up")));
+  EXPECT_THAT(table.err, HasSubstr("3/3 agents ok"));
+
+  RunResult json = Ctl({"--agents", Agents(), "--output", "json", "watch",
+                        "--for", "2.5s"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  std::istringstream in(json.out);
+  std::string line;
+  std::set<std::string> up;
+  int fleet_lines = 0;
+  while (std::getline(in, line)) {
+    v1::WatchLine w = ParseJson<v1::WatchLine>(line);
+    if (w.kind() == v1::WatchLine::AGENT_UP) up.insert(w.agent());
+    if (w.kind() == v1::WatchLine::FLEET) {
+      ++fleet_lines;
+      EXPECT_EQ(w.agents_up(), static_cast<uint32_t>(kAgents));
+    }
+  }
+  EXPECT_EQ(up.size(), static_cast<size_t>(kAgents));
+  EXPECT_GE(fleet_lines, 1);
+}
+
+// Finding 2: an agent that starts after the watch (a late joiner) shows up
+// once it is ready.
+TEST_F(TallyctlFleetTest, LateAgentShowsUp) {
+  fleet_->KillAgent(2);
+  Child watch(Tallyctl({"--agents", Agents(), "watch", "--interval", "200ms"}));
+  std::optional<v1::WatchLine> down =
+      ReadUntil(watch, v1::WatchLine::AGENT_DOWN, fleet_->endpoint(2));
+  ASSERT_TRUE(down);
+  EXPECT_THAT(down->error(), HasSubstr("connection refused"));
+  ASSERT_TRUE(fleet_->StartAgent(2, pki_).ok());
+  ASSERT_TRUE(ReadUntil(watch, v1::WatchLine::AGENT_UP, fleet_->endpoint(2)));
+  watch.Signal(SIGINT);
+  EXPECT_EQ(watch.Wait(absl::Seconds(20)), 0) << watch.Stderr();
+}
+
+// Finding 3: a dns: name is resolved again during the watch, so an agent
+// added behind it is watched too.
+TEST_F(TallyctlFleetTest, DnsNameIsResolvedAgainDuringAWatch) {
+  std::string hosts = pki_ + "/hosts";
+  std::ofstream(hosts) << fleet_->address(0) << " " << kFleetName << "\n"
+                       << fleet_->address(1) << " " << kFleetName << "\n";
+  std::vector<std::string> ctl = Tallyctl(
+      {"--agents", absl::StrCat("dns:", kFleetName, ":", NetnsFleet::kPort),
+       "--output", "json", "watch", "--interval", "200ms", "--resolve-every",
+       "300ms"});
+  std::string command =
+      absl::StrCat("mount --bind ", hosts, " /etc/hosts && exec");
+  for (const std::string& a : ctl) absl::StrAppend(&command, " '", a, "'");
+  Child watch({"unshare", "--mount", "sh", "-c", command});
+  ASSERT_TRUE(ReadUntilAll(watch, v1::WatchLine::AGENT_UP,
+                           {fleet_->endpoint(0), fleet_->endpoint(1)}));
+  // Appended in place: the bind mount sees the same file.
+  std::ofstream(hosts, std::ios::app)
+      << fleet_->address(2) << " " << kFleetName << "\n";
+  ASSERT_TRUE(ReadUntil(watch, v1::WatchLine::AGENT_UP, fleet_->endpoint(2)));
+  watch.Signal(SIGINT);
+  EXPECT_EQ(watch.Wait(absl::Seconds(20)), 0) << watch.Stderr();
+  EXPECT_THAT(watch.Stderr(), HasSubstr("3/3 agents ok"));
+}
+
+// Finding 4: TLS refusals say what most likely happened, and gRPC's own
+// log lines stay off.
+TEST_F(TallyctlFleetTest, TlsRefusalsSayWhatHappened) {
+  const std::string other = pki_ + "/other";
+  ASSERT_EQ(system(absl::StrCat(RunfilePath("scripts/gen-certs.sh"), " ",
+                                other, " >/dev/null")
+                       .c_str()),
+            0);
+  const std::string agent = fleet_->endpoint(0);
+  RunResult wrong_ca = Bare({"--agents", agent, "--tls-ca", pki_ + "/ca.pem",
+                             "--tls-cert", other + "/client.pem", "--tls-key",
+                             other + "/client.key", "info"});
+  EXPECT_EQ(wrong_ca.exit_code, 1);
+  EXPECT_THAT(wrong_ca.err,
+              HasSubstr("most likely it does not trust this client's "
+                        "certificate"));
+  RunResult no_cert =
+      Bare({"--agents", agent, "--tls-ca", pki_ + "/ca.pem", "info"});
+  EXPECT_EQ(no_cert.exit_code, 1);
+  EXPECT_THAT(no_cert.err, HasSubstr("requires a client certificate: pass "
+                                     "--tls-cert and --tls-key"));
+  RunResult plaintext = Bare({"--agents", agent, "info"});
+  EXPECT_EQ(plaintext.exit_code, 1);
+  EXPECT_THAT(plaintext.err, HasSubstr("most likely it requires TLS"));
+  RunResult other_ca = Bare({"--agents", agent, "--tls-ca", other + "/ca.pem",
+                             "--tls-cert", pki_ + "/client.pem", "--tls-key",
+                             pki_ + "/client.key", "info"});
+  EXPECT_EQ(other_ca.exit_code, 1);
+  EXPECT_THAT(other_ca.err, HasSubstr("the agent's certificate is not signed "
+                                      "by the CA in --tls-ca"));
+  for (const RunResult* r : {&wrong_ca, &no_cert, &plaintext, &other_ca}) {
+    EXPECT_THAT(r->err, Not(HasSubstr("ssl_transport_security")));
+    EXPECT_THAT(r->err, Not(HasSubstr("Socket closed")));
+  }
 }
 
 }  // namespace

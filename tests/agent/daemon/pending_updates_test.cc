@@ -121,6 +121,54 @@ TEST(PendingUpdatesTest, BoundedByDroppingTheOldest) {
   EXPECT_EQ(Pop(p).probe(), "c");
 }
 
+CountUpdate Heartbeat(uint64_t seq) {
+  CountUpdate u;
+  u.heartbeat = true;
+  u.seq = seq;
+  u.time = absl::FromUnixSeconds(1'700'000'000 + seq);
+  return u;
+}
+
+TEST(PendingUpdatesTest, HeartbeatCarriesNodeEpochSeqAndTimeOnly) {
+  PendingUpdates p(kStreamStart);
+  p.Offer(Heartbeat(7));
+  v1::WatchCountsResponse r = Pop(p);
+  EXPECT_TRUE(r.heartbeat());
+  EXPECT_EQ(r.node(), "node");
+  EXPECT_EQ(r.epoch(), "epoch");
+  EXPECT_EQ(r.seq(), 7u);
+  EXPECT_EQ(r.time().seconds(), 1'700'000'007);
+  EXPECT_EQ(r.probe(), "");
+  EXPECT_FALSE(r.snapshot());
+  EXPECT_EQ(r.state(), v1::PROBE_STATE_UNSPECIFIED);
+}
+
+TEST(PendingUpdatesTest, HeartbeatsCoalesceAndNeverDisplaceAProbe) {
+  PendingUpdates p(kStreamStart, 2);
+  p.Offer(Heartbeat(1));
+  p.Offer(Heartbeat(2));
+  ASSERT_EQ(p.size(), 1u);  // the later replaces the unsent one
+  p.Offer(Update("a", 1, 3, 10));
+  p.Offer(Update("b", 2, 4, 20));  // past the bound: the heartbeat goes
+  p.Offer(Heartbeat(5));           // and a new one does not push out a probe
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(Pop(p).probe(), "a");
+  EXPECT_EQ(Pop(p).probe(), "b");
+  EXPECT_TRUE(p.empty());
+}
+
+TEST(PendingUpdatesTest, HeartbeatLeavesDeltasAlone) {
+  PendingUpdates p(kStreamStart);
+  p.Offer(Update("a", 1, 1, 10));
+  Pop(p);
+  p.Offer(Heartbeat(2));
+  EXPECT_TRUE(Pop(p).heartbeat());
+  p.Offer(Update("a", 1, 3, 15));
+  v1::WatchCountsResponse r = Pop(p);
+  EXPECT_FALSE(r.snapshot());
+  EXPECT_EQ(r.delta(), 5u);
+}
+
 TEST(PendingUpdatesTest, TopKeysAreCutToTheStreamsTopN) {
   PendingUpdates p(kStreamStart);
   CountUpdate u = Update("a", 1, 1, 6);

@@ -268,6 +268,47 @@ TEST_F(SamplerTest, EndedProbeGetsItsFinalUpdateAndNothingAfter) {
   EXPECT_EQ(got[2].probe, "q");
 }
 
+TEST_F(SamplerTest, IdleWatcherGetsAHeartbeatAtOnceAndEveryInterval) {
+  std::shared_ptr<WatchLog> log = Watch(Every(absl::Seconds(1)));
+  std::vector<CountUpdate> got = log->WaitFor(1);
+  EXPECT_TRUE(got[0].heartbeat);
+  EXPECT_EQ(got[0].probe, "");
+  EXPECT_EQ(got[0].time, clock_.Now());
+  for (size_t i = 2; i <= 3; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    got = log->WaitFor(i);
+    EXPECT_TRUE(got[i - 1].heartbeat);
+    EXPECT_EQ(got[i - 1].time, clock_.Now());
+    EXPECT_GT(got[i - 1].seq, got[i - 2].seq);
+  }
+}
+
+TEST_F(SamplerTest, HeartbeatOnlyForWatchersATickGaveNothing) {
+  source_.Add("a", 1);
+  WatchSpec only_b = Every(absl::Seconds(1));
+  only_b.probes = {"b"};  // e.g. stopped since: nothing to send
+  std::shared_ptr<WatchLog> all = Watch(Every(absl::Seconds(1)));
+  std::shared_ptr<WatchLog> b = Watch(only_b);
+  all->WaitFor(1);
+  b->WaitFor(1);
+  clock_.Advance(absl::Seconds(1));
+  // Offered in one locked section: when b has its heartbeat, `all` has had
+  // that tick's update of a.
+  std::vector<CountUpdate> got_b = b->WaitFor(2);
+  std::vector<CountUpdate> got_all = all->WaitFor(2);
+  for (const CountUpdate& u : got_b) EXPECT_TRUE(u.heartbeat);
+  for (const CountUpdate& u : got_all) {
+    EXPECT_FALSE(u.heartbeat);
+    EXPECT_EQ(u.probe, "a");
+  }
+  // Once b's probe appears, b gets it instead of a heartbeat.
+  source_.Add("b", 2);
+  clock_.Advance(absl::Seconds(1));
+  got_b = b->WaitFor(3);
+  EXPECT_FALSE(got_b[2].heartbeat);
+  EXPECT_EQ(got_b[2].probe, "b");
+}
+
 TEST_F(SamplerTest, WatcherLimitAndCloseAll) {
   AgentLimits limits;
   limits.max_watchers = 1;
