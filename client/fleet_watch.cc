@@ -252,9 +252,11 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
 
   ProbeView& view = agent.probes[u.probe()];
   const bool known = view.probe_id != 0;
-  if (known && (view.epoch != u.epoch() || view.probe_id != u.probe_id())) {
-    // The agent restarted or the probe was started anew: its count began
-    // again at zero, so keep what was counted before on top.
+  if (known && view.probe_id != u.probe_id()) {
+    // A new incarnation (the probe started anew): its count began again at
+    // zero, so keep what was counted before on top. A probe an agent
+    // re-adopted after a restart keeps its probe_id (only the epoch
+    // changes) and its count: nothing to carry, or it would count twice.
     view.carried += view.agent_total;
     view.agent_total = 0;
   }

@@ -5,7 +5,8 @@
 // agent whose stream stays silent for `stale_after` intervals is STALE (most
 // likely hung) and not up, and an agent that only sends heartbeats is up.
 // A failed agent is marked down and reconnected with backoff while the
-// others go on; per-agent totals carry across agent restarts, and the last
+// others go on; per-agent totals carry across probe incarnations (a probe
+// re-adopted by a restarted agent is the same incarnation), and the last
 // known counts of agents that are not live stay in the fleet total (shown
 // apart as stale_total), so a fleet total never goes backwards. dns: names
 // and @FILEs are re-read every `resolve_every`: agents that appear are

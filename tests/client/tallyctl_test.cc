@@ -240,8 +240,13 @@ TEST_F(TallyctlFleetTest, StartWatchKillRestartStopAcrossTheFleet) {
   EXPECT_THAT(partial.err, HasSubstr("2/3 agents ok; " + fleet_->endpoint(2) +
                                      ": UNAVAILABLE"));
 
-  // Back again: the watch reconnects; the probe is started anew there
-  // (idempotent on the others) and the fleet total carries on from 5N.
+  // The node's pinned probe counted on while no agent ran: N more there.
+  CallGetppid(kEvents);
+  EXPECT_EQ(WatchUntil(watch, "fleet", 7 * kEvents, &fleet_total, &seen),
+            7 * kEvents);
+  // Back again: the agent re-adopts its pinned probe (same probe_id, its
+  // count intact, the downtime included); the watch reconnects and goes on
+  // from it without counting it twice. Starting it again is idempotent.
   ASSERT_TRUE(fleet_->StartAgent(2, pki_).ok());
   RunResult restart = Ctl({"--agents", Agents(), "--output", "json", "start",
                            "tracepoint:syscalls:sys_enter_getppid", "--name",
@@ -250,9 +255,13 @@ TEST_F(TallyctlFleetTest, StartWatchKillRestartStopAcrossTheFleet) {
   std::vector<v1::AgentLine> restarted = Lines(restart.out);
   ASSERT_EQ(restarted.size(), static_cast<size_t>(kAgents));
   EXPECT_FALSE(restarted[0].created());
-  EXPECT_TRUE(restarted[2].created());
+  EXPECT_FALSE(restarted[2].created());
+  EXPECT_EQ(restarted[2].probe().probe_id(), started[2].probe().probe_id());
+  EXPECT_TRUE(restarted[2].probe().readopted());
+  // N before the kill and 2N while no agent ran.
+  EXPECT_EQ(restarted[2].probe().total(), 3 * kEvents);
   seen.clear();
-  WatchUntil(watch, "fleet", 5 * kEvents, &fleet_total, &seen);
+  WatchUntil(watch, "fleet", 9 * kEvents, &fleet_total, &seen);
   const absl::Time up_deadline = absl::Now() + absl::Seconds(30);
   while (!Saw(seen, v1::WatchLine::AGENT_UP, fleet_->endpoint(2)) &&
          absl::Now() < up_deadline) {
@@ -261,18 +270,20 @@ TEST_F(TallyctlFleetTest, StartWatchKillRestartStopAcrossTheFleet) {
     }
   }
   ASSERT_TRUE(Saw(seen, v1::WatchLine::AGENT_UP, fleet_->endpoint(2)));
+  // 3N from each node: exactly (carrying node 2's N on top of its
+  // re-adopted 3N would say 10N).
+  EXPECT_EQ(fleet_total, 9 * kEvents);
   CallGetppid(kEvents);
-  // 3N (node 0) + 3N (node 1) + N before the restart + N after.
-  EXPECT_EQ(WatchUntil(watch, "fleet", 8 * kEvents, &fleet_total, &seen),
-            8 * kEvents);
+  EXPECT_EQ(WatchUntil(watch, "fleet", 12 * kEvents, &fleet_total, &seen),
+            12 * kEvents);
 
   RunResult stop = Ctl({"--agents", Agents(), "--output", "json", "stop",
                         "fleet"});
   ASSERT_EQ(stop.exit_code, 0) << stop.err;
   std::vector<v1::AgentLine> stopped = Lines(stop.out);
   ASSERT_EQ(stopped.size(), static_cast<size_t>(kAgents));
-  EXPECT_EQ(stopped[0].probe().total(), 3 * kEvents);
-  EXPECT_EQ(stopped[2].probe().total(), kEvents);
+  EXPECT_EQ(stopped[0].probe().total(), 4 * kEvents);
+  EXPECT_EQ(stopped[2].probe().total(), 4 * kEvents);
   EXPECT_EQ(stopped[0].probe().state(), v1::PROBE_STATE_STOPPED);
   RunResult empty = Ctl({"--agents", Agents(), "--output", "json", "list"});
   EXPECT_EQ(empty.exit_code, 0);

@@ -1,5 +1,7 @@
 #include "tests/testing/netns_fleet.h"
 
+#include <filesystem>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -35,6 +37,8 @@ absl::StatusOr<std::unique_ptr<NetnsFleet>> NetnsFleet::Create(int size) {
     fleet->namespaces_.push_back(ns);
     fleet->host_links_.push_back(link);
     fleet->addresses_.push_back(agent_ip);
+    fleet->pin_dirs_.push_back(
+        absl::StrCat("/sys/fs/bpf/tally-test-fleet-", getpid(), "-", i));
     fleet->agents_.emplace_back();
     for (const auto& args : std::vector<std::vector<std::string>>{
              {"netns", "add", ns},
@@ -54,6 +58,10 @@ absl::StatusOr<std::unique_ptr<NetnsFleet>> NetnsFleet::Create(int size) {
 
 NetnsFleet::~NetnsFleet() {
   agents_.clear();  // kills the agents first
+  std::error_code ignored;
+  for (const std::string& dir : pin_dirs_) {
+    std::filesystem::remove_all(dir, ignored);  // unpins the nodes' probes
+  }
   for (size_t i = 0; i < namespaces_.size(); ++i) {
     (void)Ip({"link", "del", host_links_[i]});
     (void)Ip({"netns", "del", namespaces_[i]});
@@ -69,7 +77,12 @@ absl::Status NetnsFleet::StartAgent(int i, const std::string& pki_dir) {
   AgentProcess::Options options;
   options.unix_socket = false;
   options.node_name = absl::StrCat("node-", i);
-  options.wrapper = {"ip", "netns", "exec", namespaces_[i]};
+  // Only the network namespace: `ip netns exec` would also give the agent a
+  // fresh /sys without the host's bpffs, and its pins would die with it.
+  options.wrapper = {"nsenter", "--net=/run/netns/" + namespaces_[i], "--"};
+  // A node's pins outlive its agent, as on a real node: a restarted agent
+  // re-adopts its probes.
+  options.pin_dir = pin_dirs_[i];
   options.args = {absl::StrCat("--listen=", endpoint(i)),
                   "--tls_cert=" + pki_dir + "/server.pem",
                   "--tls_key=" + pki_dir + "/server.key",
@@ -80,6 +93,8 @@ absl::Status NetnsFleet::StartAgent(int i, const std::string& pki_dir) {
   agents_[i] = *std::move(agent);
   return absl::OkStatus();
 }
+
+std::string NetnsFleet::PinDir(int i) const { return pin_dirs_[i]; }
 
 void NetnsFleet::KillAgent(int i) {
   if (agents_[i] == nullptr) return;

@@ -34,6 +34,9 @@ class NetnsFleet {
   // `pki_dir`, as written by scripts/gen-certs.sh). Replaces a previous one.
   absl::Status StartAgent(int i, const std::string& pki_dir);
   AgentProcess* agent(int i) { return agents_[i].get(); }
+  // Node i's pin directory: kept across its agent's restarts, removed with
+  // the fleet.
+  std::string PinDir(int i) const;
   void KillAgent(int i);
 
  private:
@@ -42,6 +45,7 @@ class NetnsFleet {
   std::vector<std::string> namespaces_;
   std::vector<std::string> host_links_;
   std::vector<std::string> addresses_;
+  std::vector<std::string> pin_dirs_;
   std::vector<std::unique_ptr<AgentProcess>> agents_;
 };
 
