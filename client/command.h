@@ -46,6 +46,7 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args);
 int RunStart(const CommandContext& ctx, const std::vector<std::string>& args);
 int RunStop(const CommandContext& ctx, const std::vector<std::string>& args);
 int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args);
+int RunStatus(const CommandContext& ctx, const std::vector<std::string>& args);
 
 using AsyncAgent = v1::Agent::StubInterface::async_interface;
 

@@ -26,6 +26,10 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
         absl::StrAppend(&text, JsonLine(line), "\n");
         continue;
       }
+      // An agent with no probe still gets a line: up, and empty.
+      if (lists[i].probes().empty()) {
+        absl::StrAppend(&text, JsonLine(line), "\n");
+      }
       for (const v1::Probe& probe : lists[i].probes()) {
         *line.mutable_probe() = probe;
         absl::StrAppend(&text, JsonLine(line), "\n");
@@ -34,6 +38,14 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
     }
     if (!outcomes[i].ok) {
       table.AddRow(FailedRow(outcomes[i], ProbeHeader().size()));
+      continue;
+    }
+    if (lists[i].probes().empty()) {
+      // An empty node is visible, not absent from the listing.
+      std::vector<std::string> row =
+          FailedRow(outcomes[i], ProbeHeader().size(), "(no probes)");
+      row.back() = "-";
+      table.AddRow(row);
       continue;
     }
     for (const v1::Probe& probe : lists[i].probes()) {

@@ -22,7 +22,11 @@ constexpr char kUsage[] = R"(usage: tallyctl [options] COMMAND [args]
 
 Commands:
   info                      agent version, kernel and attach kinds per node
-  list                      probes on every agent
+  list                      probes on every agent (a row for an agent with none)
+  status                    per probe: on how many nodes it runs, where it is
+                            skipped, failed, expired or missing, and why;
+                            probes files not in effect; exit 2 unless every
+                            node runs what it should
   start HOOK [--name N] [--group-by pid|tgid|comm|cgroup|uid] [--pid P]
              [--cgroup ID] [--ttl DURATION] [--max-keys N]
                             start a counter on every agent
@@ -180,6 +184,7 @@ int Main(int argc, char** argv) {
   std::vector<std::string> args(command_args.begin() + 1, command_args.end());
   if (command == "info") return RunInfo(ctx, args);
   if (command == "list") return RunList(ctx, args);
+  if (command == "status") return RunStatus(ctx, args);
   if (command == "start") return RunStart(ctx, args);
   if (command == "stop") return RunStop(ctx, args);
   if (command == "watch") return RunWatch(ctx, args);

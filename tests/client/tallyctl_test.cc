@@ -496,6 +496,99 @@ TEST_F(TallyctlFleetTest, DnsNameIsResolvedAgainDuringAWatch) {
   EXPECT_THAT(watch.Stderr(), HasSubstr("3/3 agents ok"));
 }
 
+std::vector<v1::StatusLine> StatusLines(const std::string& out) {
+  std::vector<v1::StatusLine> lines;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) lines.push_back(ParseJson<v1::StatusLine>(line));
+  }
+  return lines;
+}
+
+// Issue 13: nodes given the same probes file converge to it with no tallyctl
+// start, a node that joins later too, and `tallyctl status` says where a
+// declared probe does not run and why, until the file and the fleet agree.
+TEST_F(TallyctlFleetTest, NodesConvergeToASharedProbesFile) {
+  const std::string file = pki_ + "/probes.yaml";
+  auto declare = [&](const std::vector<std::string>& names) {
+    std::string yaml = "probes:\n";
+    for (const std::string& n : names) {
+      absl::StrAppend(&yaml, "  - name: ", n,
+                      "\n    hook: tracepoint:syscalls:sys_enter_getppid\n"
+                      "    pid: ", getpid(), "\n");
+    }
+    // Whole, by rename, as a deploy tool writes it.
+    std::ofstream(file + ".new") << yaml;
+    ASSERT_EQ(rename((file + ".new").c_str(), file.c_str()), 0);
+  };
+  declare({"declared-a", "declared-b"});
+  ASSERT_TRUE(fleet_->StartAgent(0, pki_, {"--probes_file=" + file}).ok());
+  // Node 1 may run one probe only: one declared probe fails there.
+  ASSERT_TRUE(fleet_->StartAgent(1, pki_,
+                                 {"--probes_file=" + file, "--max_probes=1"})
+                  .ok());
+  fleet_->KillAgent(2);
+  const std::string two =
+      absl::StrCat(fleet_->endpoint(0), ",", fleet_->endpoint(1));
+
+  RunResult status = Ctl({"--agents", two, "--output", "json", "status"});
+  EXPECT_EQ(status.exit_code, 2) << status.err;
+  EXPECT_THAT(status.err, HasSubstr("not converged"));
+  std::vector<v1::StatusLine> lines = StatusLines(status.out);
+  ASSERT_EQ(lines.size(), 2u) << status.out;
+  uint32_t running = 0, failed = 0;
+  for (const v1::StatusLine& l : lines) {
+    EXPECT_EQ(l.kind(), v1::StatusLine::PROBE);
+    EXPECT_EQ(l.origin(), file);
+    running += l.running();
+    failed += l.failed();
+    for (const v1::NodeProbeState& n : l.not_running()) {
+      EXPECT_EQ(n.node(), "node-1");
+      EXPECT_EQ(n.state(), v1::PROBE_STATE_FAILED);
+      EXPECT_THAT(n.reason(), HasSubstr("its limit is 1"));
+    }
+  }
+  EXPECT_EQ(running, 3u);
+  EXPECT_EQ(failed, 1u);
+
+  // The late node runs the declared probes on its own and counts.
+  ASSERT_TRUE(fleet_->StartAgent(2, pki_, {"--probes_file=" + file}).ok());
+  CallGetppid(kEvents);
+  RunResult list = Ctl({"--agents", fleet_->endpoint(2), "--output", "json",
+                        "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::vector<v1::AgentLine> probes = Lines(list.out);
+  ASSERT_EQ(probes.size(), 2u) << list.out;
+  for (const v1::AgentLine& l : probes) {
+    EXPECT_EQ(l.node(), "node-2");
+    EXPECT_EQ(l.probe().state(), v1::PROBE_STATE_RUNNING);
+    EXPECT_EQ(l.probe().origin(), file);
+    EXPECT_GE(l.probe().total(), kEvents);
+  }
+
+  RunResult table = Ctl({"--agents", Agents(), "--output", "table", "status"});
+  EXPECT_EQ(table.exit_code, 2) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("node-1: failed: the agent already runs 1 probes"));
+  EXPECT_THAT(table.out, HasSubstr("3/3"));  // the probe node 1 runs
+  EXPECT_THAT(table.out, HasSubstr("2/3"));  // the one it could not
+
+  // Declare one probe only: every node drops the other and node 1 can run
+  // the one left.
+  declare({"declared-a"});
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  RunResult converged;
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    converged = Ctl({"--agents", Agents(), "--output", "json", "status"});
+  } while (converged.exit_code != 0 && absl::Now() < deadline);
+  ASSERT_EQ(converged.exit_code, 0) << converged.out << converged.err;
+  lines = StatusLines(converged.out);
+  ASSERT_EQ(lines.size(), 1u) << converged.out;
+  EXPECT_EQ(lines[0].probe(), "declared-a");
+  EXPECT_EQ(lines[0].running(), 3u);
+}
+
 // Finding 4: TLS refusals say what most likely happened, and gRPC's own
 // log lines stay off.
 TEST_F(TallyctlFleetTest, TlsRefusalsSayWhatHappened) {

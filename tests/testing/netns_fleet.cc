@@ -72,7 +72,8 @@ std::string NetnsFleet::endpoint(int i) const {
   return absl::StrCat(addresses_[i], ":", kPort);
 }
 
-absl::Status NetnsFleet::StartAgent(int i, const std::string& pki_dir) {
+absl::Status NetnsFleet::StartAgent(int i, const std::string& pki_dir,
+                                    const std::vector<std::string>& extra_args) {
   agents_[i].reset();
   AgentProcess::Options options;
   options.unix_socket = false;
@@ -87,6 +88,7 @@ absl::Status NetnsFleet::StartAgent(int i, const std::string& pki_dir) {
                   "--tls_cert=" + pki_dir + "/server.pem",
                   "--tls_key=" + pki_dir + "/server.key",
                   "--tls_client_ca=" + pki_dir + "/ca.pem"};
+  options.args.insert(options.args.end(), extra_args.begin(), extra_args.end());
   absl::StatusOr<std::unique_ptr<AgentProcess>> agent =
       AgentProcess::Start(options);
   if (!agent.ok()) return agent.status();

@@ -31,8 +31,10 @@ class NetnsFleet {
   static constexpr int kPort = 7070;
 
   // Starts tallyd in namespace i with mutual TLS (certificates from
-  // `pki_dir`, as written by scripts/gen-certs.sh). Replaces a previous one.
-  absl::Status StartAgent(int i, const std::string& pki_dir);
+  // `pki_dir`, as written by scripts/gen-certs.sh) and `extra_args`.
+  // Replaces a previous one.
+  absl::Status StartAgent(int i, const std::string& pki_dir,
+                          const std::vector<std::string>& extra_args = {});
   AgentProcess* agent(int i) { return agents_[i].get(); }
   // Node i's pin directory: kept across its agent's restarts, removed with
   // the fleet.
