@@ -23,7 +23,10 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
       });
 
   std::string text;
-  Table table(ProbeHeader());
+  // What each probe costs, beside what list always showed.
+  std::vector<std::string> header = ProbeHeader();
+  for (std::string& column : CostHeader()) header.push_back(std::move(column));
+  Table table(header);
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     if (ctx.output == OutputFormat::kJson) {
       v1::AgentLine line = AgentLineFor(ctx, i, outcomes[i]);
@@ -38,11 +41,16 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
       continue;
     }
     if (!outcomes[i].ok) {
-      table.AddRow(FailedRow(outcomes[i], ProbeHeader().size()));
+      table.AddRow(FailedRow(outcomes[i], header.size()));
       continue;
     }
     for (const v1::Probe& probe : lists[i].probes()) {
-      table.AddRow(ProbeRow(outcomes[i].node, probe, absl::Now()));
+      const absl::Time now = absl::Now();
+      std::vector<std::string> row = ProbeRow(outcomes[i].node, probe, now);
+      for (std::string& cell : CostCells(probe, now)) {
+        row.push_back(std::move(cell));
+      }
+      table.AddRow(std::move(row));
     }
   }
   if (ctx.output == OutputFormat::kTable) text = table.Render();
