@@ -51,6 +51,7 @@ SectionResult RunFootprint(const BenchContext& ctx);
 SectionResult RunFleet(const BenchContext& ctx);
 SectionResult RunReadPath(const BenchContext& ctx);
 SectionResult RunStartup(const BenchContext& ctx);
+SectionResult RunMetrics(const BenchContext& ctx);
 
 std::string RenderMarkdown(const std::vector<SectionResult>& results,
                            const BenchContext& ctx);
