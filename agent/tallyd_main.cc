@@ -100,6 +100,11 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(uint32_t, metrics_top_keys, 20,
           "key series per grouped probe in the metrics (its top keys by "
           "count; the rest in one remainder series), 0 to 1000");
+ABSL_FLAG(absl::Duration, metrics_keys_max_age, absl::Seconds(10),
+          "how old a grouped probe's key series may be in a scrape: its keys "
+          "are walked again only when its counts moved and the last walk is "
+          "older (totals are read at every scrape; 0s to 1h; 0: every "
+          "scrape walks every key)");
 ABSL_FLAG(std::string, bpf_stats, "on_demand",
           "when the kernel's BPF run-time statistics (each probe's run time "
           "per event; they cost every BPF program on the node a little) are "
@@ -252,6 +257,14 @@ int Run() {
                  absl::GetFlag(FLAGS_metrics_top_keys), kMaxMetricsTopKeys);
     return 2;
   }
+  const absl::Duration keys_max_age = absl::GetFlag(FLAGS_metrics_keys_max_age);
+  if (keys_max_age < absl::ZeroDuration() || keys_max_age > absl::Hours(1)) {
+    std::fprintf(stderr,
+                 "tallyd: --metrics_keys_max_age=%s is out of range; allowed: "
+                 "0s to 1h\n",
+                 absl::FormatDuration(keys_max_age).c_str());
+    return 2;
+  }
   absl::StatusOr<BpfStatsMode> stats_mode =
       ParseBpfStatsMode(absl::GetFlag(FLAGS_bpf_stats));
   if (!stats_mode.ok()) {
@@ -317,6 +330,7 @@ int Run() {
   DaemonConfig config;
   config.metrics_listen = metrics_listen;
   config.metrics_top_keys = absl::GetFlag(FLAGS_metrics_top_keys);
+  config.metrics_keys_max_age = keys_max_age;
   config.bpf_stats = &bpf_stats;
   config.bpf_stats_mode = *stats_mode;
   config.bpf_stats_hold = stats_hold;

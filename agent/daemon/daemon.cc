@@ -42,7 +42,7 @@ Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
       service_(config_.identity, features, config_.limits, &manager_, &sampler_,
                &host_pids_, &stats_lease_, clock),
       metrics_(config_.identity, features->release, &manager_, &stats_lease_,
-               config_.metrics_top_keys),
+               config_.metrics_top_keys, config_.metrics_keys_max_age, clock),
       reflection_v1_({kServiceName, "grpc.health.v1.Health",
                       "grpc.reflection.v1.ServerReflection",
                       "grpc.reflection.v1alpha.ServerReflection"}) {

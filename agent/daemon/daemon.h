@@ -49,8 +49,10 @@ struct DaemonConfig {
   absl::Duration shutdown_grace = absl::Seconds(3);
   // Prometheus metrics over plain HTTP (HOST:PORT); empty: none.
   std::string metrics_listen;
-  // Key series per grouped probe in the metrics.
+  // Key series per grouped probe in the metrics, and how old their values
+  // may be in a scrape (metrics_collector.h).
   uint32_t metrics_top_keys = 20;
+  absl::Duration metrics_keys_max_age = absl::Seconds(10);
   // The kernel's BPF run-time statistics (must outlive the daemon); null:
   // none (probes' run times stay 0). When they are on: bpf_stats_lease.h.
   BpfStats* bpf_stats = nullptr;

@@ -1,7 +1,9 @@
 #include "agent/daemon/metrics_collector.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -97,12 +99,41 @@ void DeclareFamilies(Exposition& e) {
 MetricsCollector::MetricsCollector(AgentIdentity identity,
                                    std::string kernel_release,
                                    const ProbeManager* manager,
-                                   BpfStatsLease* stats, uint32_t top_keys)
+                                   BpfStatsLease* stats, uint32_t top_keys,
+                                   absl::Duration keys_max_age, Clock* clock)
     : identity_(std::move(identity)),
       kernel_release_(std::move(kernel_release)),
       manager_(manager),
       stats_(stats),
-      top_keys_(top_keys) {}
+      top_keys_(top_keys),
+      keys_max_age_(keys_max_age),
+      clock_(clock) {}
+
+absl::StatusOr<CounterSnapshot> MetricsCollector::ReadProbe(
+    const ActiveProbe& p, absl::Time now) {
+  if (p.options.group_by == GroupBy::kNone || top_keys_ == 0) {
+    return p.counter->Read(0);
+  }
+  if (auto it = walks_.find(p.id); it != walks_.end()) {
+    absl::StatusOr<CounterSnapshot> totals = p.counter->Read(0);
+    if (!totals.ok()) return totals.status();
+    const CounterSnapshot& last = it->second.counts;
+    // Keys change only with events (in the total) or reclaims (in
+    // reclaimed): neither moved, the last walk is exact.
+    const bool unchanged = totals->total == last.total &&
+                           totals->dropped_keys == last.dropped_keys &&
+                           totals->reclaimed == last.reclaimed &&
+                           totals->reclaimed_keys == last.reclaimed_keys;
+    if (unchanged || now - it->second.at < keys_max_age_) {
+      totals->top_keys = last.top_keys;
+      totals->distinct_keys = last.distinct_keys;
+      return totals;
+    }
+  }
+  absl::StatusOr<CounterSnapshot> counts = p.counter->Read(top_keys_);
+  if (counts.ok()) walks_[p.id] = KeyWalk{now, *counts};
+  return counts;
+}
 
 void MetricsCollector::SetWarnings(size_t count) {
   absl::MutexLock lock(&mu_);
@@ -118,6 +149,8 @@ std::string MetricsCollector::Scrape() {
   stats_->Ask();
   absl::MutexLock scrape_lock(&scrape_mu_);
   const absl::Time began = absl::Now();
+  const absl::Time now = clock_->Now();
+  std::set<uint64_t> listed_ids;
   Exposition e;
   DeclareFamilies(e);
 
@@ -176,9 +209,9 @@ std::string MetricsCollector::Scrape() {
     if (p.counter == nullptr || info.state != ProbeState::kRunning) continue;
 
     e.Add("tally_probe_start_time_seconds", labels, Seconds(p.started_at));
-    // One read of the maps: the totals and, grouped, every key once.
-    absl::StatusOr<CounterSnapshot> snap =
-        p.counter->Read(grouped ? top_keys_ : 0);
+    listed_ids.insert(p.id);
+    // One read of the maps: the totals and, grouped, every key at most once.
+    absl::StatusOr<CounterSnapshot> snap = ReadProbe(p, now);
     if (!snap.ok()) {
       LOG(WARNING) << "metrics: reading probe " << p.name
                    << " failed: " << snap.status();
@@ -235,6 +268,9 @@ std::string MetricsCollector::Scrape() {
       e.Add("tally_probe_bpf_run_seconds_total", program_labels,
             absl::ToDoubleSeconds(figures.second));
     }
+  }
+  for (auto it = walks_.begin(); it != walks_.end();) {
+    it = listed_ids.count(it->first) ? std::next(it) : walks_.erase(it);
   }
   for (ProbeState state : kStates) {
     e.Add("tally_probes", {{"state", std::string(ProbeStateName(state))}},

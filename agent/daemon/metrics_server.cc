@@ -1,14 +1,20 @@
 #include "agent/daemon/metrics_server.h"
 
 #include <civetweb.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/daemon/metrics_exposition.h"
 #include "common/quote.h"
 #include "glog/logging.h"
@@ -49,6 +55,25 @@ void Reply(mg_connection* conn, int code, const char* reason,
             code == 200 ? kExpositionContentType : "text/plain; charset=utf-8",
             body.size(), extra_headers);
   if (!head) mg_write(conn, body.data(), body.size());
+}
+
+// Opens and closes a connection to "HOST:PORT" (0.0.0.0 reaches this host).
+void Poke(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  addrinfo hints = {};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(address.substr(0, colon).c_str(),
+                  address.substr(colon + 1).c_str(), &hints, &res) != 0) {
+    return;
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    (void)connect(fd, res->ai_addr, res->ai_addrlen);
+    close(fd);
+  }
+  freeaddrinfo(res);
 }
 
 }  // namespace
@@ -121,7 +146,19 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
 }
 
 MetricsServer::~MetricsServer() {
-  if (ctx_ != nullptr) mg_stop(ctx_);
+  if (ctx_ == nullptr) return;
+  // civetweb's listening thread sees the stop flag only between polls of
+  // its sockets, which last up to 2 s: a connection ends the poll at once.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([this, &stopped] {
+    mg_stop(ctx_);
+    stopped = true;
+  });
+  for (int i = 0; i < 100 && !stopped; ++i) {
+    if (!address_.empty()) Poke(address_);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  stopper.join();
 }
 
 int MetricsServer::Handle(mg_connection* conn, void* self) {

@@ -41,7 +41,10 @@ TEST(TallyBenchTest, SmokeRunProducesEveryRow) {
            "## Metrics: BPF statistics and scrapes",
            "| BPF statistics on (loop ns/op) | 1 program(s) per syscall |",
            "| tallyd CPU, not scraped (baseline) | 2 probes × 100 keys |",
-           "| tallyd CPU, scraped every second | 2 probes × 100 keys |",
+           "| tallyd CPU, scraped every second, --metrics_keys_max_age=10s "
+           "(default) | 2 probes × 100 keys |",
+           "| tallyd CPU, scraped every second, --metrics_keys_max_age=0s "
+           "(every key every scrape) | 2 probes × 100 keys |",
            "3/3 ok"}) {
     EXPECT_THAT(r.out, HasSubstr(expected));
   }

@@ -39,6 +39,7 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 constexpr uint32_t kTopKeys = 3;
+constexpr absl::Duration kKeysMaxAge = absl::Seconds(10);
 
 ProbeConfig Config(const std::string& name, const std::string& hook,
                    GroupBy group_by = GroupBy::kNone) {
@@ -82,7 +83,8 @@ class MetricsCollectorTest : public ::testing::Test {
     AgentIdentity identity{"node-a", absl::StrCat("epoch-", ++epochs_),
                            absl::FromUnixSeconds(1'700'000'000)};
     collector_ = std::make_unique<MetricsCollector>(
-        identity, "6.1.0-test", manager_.get(), lease_.get(), kTopKeys);
+        identity, "6.1.0-test", manager_.get(), lease_.get(), kTopKeys,
+        kKeysMaxAge, &clock_);
   }
 
   std::shared_ptr<FakeCounterState> Start(const ProbeConfig& config) {
@@ -227,6 +229,7 @@ TEST_F(MetricsCollectorTest, AKeyThatLeavesTheTopLeavesNoSeries) {
   SetKeys(*c, {{"1", 50}, {"2", 40}, {"3", 30}, {"4", 20}}, 0, 0);
   Scrape();
   SetKeys(*c, {{"4", 100}, {"1", 55}, {"2", 40}, {"3", 30}}, 0, 0);
+  clock_.Advance(kKeysMaxAge);
   std::vector<Sample> s = Scrape();
   std::vector<std::string> listed;
   for (const Sample& k : Select(s, "tally_probe_key_events_total")) {
@@ -234,6 +237,39 @@ TEST_F(MetricsCollectorTest, AKeyThatLeavesTheTopLeavesNoSeries) {
   }
   EXPECT_THAT(listed, ElementsAre("4", "1", "2"));
   EXPECT_EQ(Value(s, "tally_probe_other_events", {{"probe", "g"}}), 30);
+}
+
+TEST_F(MetricsCollectorTest, KeysAreWalkedOnlyWhenTheyMovedAndAreOldEnough) {
+  std::shared_ptr<FakeCounterState> c =
+      Start(Config("g", "rawtracepoint:sys_enter", GroupBy::kPid));
+  SetKeys(*c, {{"1", 50}, {"2", 40}, {"3", 30}, {"4", 20}}, 0, 0);
+  auto key_reads = [&] {
+    absl::MutexLock lock(&c->mu);
+    return c->key_reads;
+  };
+  Scrape();
+  EXPECT_EQ(key_reads(), 1);
+  // Nothing moved: the walk is exact however old it gets.
+  clock_.Advance(kKeysMaxAge * 3);
+  Scrape();
+  EXPECT_EQ(key_reads(), 1);
+  // Counts moved, the walk is young: totals fresh, keys reused, and still
+  // adding up (the remainder takes the difference).
+  SetKeys(*c, {{"1", 60}, {"2", 40}, {"3", 30}, {"4", 20}}, 0, 0);
+  std::vector<Sample> s = Scrape();
+  EXPECT_EQ(key_reads(), 2) << "moved, and the last walk was old";
+  EXPECT_EQ(Value(s, "tally_probe_key_events_total", {{"key", "1"}}), 60);
+  SetKeys(*c, {{"1", 70}, {"2", 40}, {"3", 30}, {"4", 20}}, 0, 0);
+  clock_.Advance(kKeysMaxAge - absl::Seconds(1));
+  s = Scrape();
+  EXPECT_EQ(key_reads(), 2);
+  EXPECT_EQ(Value(s, "tally_probe_events_total", {}), 160);
+  EXPECT_EQ(Value(s, "tally_probe_key_events_total", {{"key", "1"}}), 60);
+  EXPECT_EQ(Value(s, "tally_probe_other_events", {}), 160 - 60 - 40 - 30);
+  clock_.Advance(absl::Seconds(1));
+  s = Scrape();
+  EXPECT_EQ(key_reads(), 3);
+  EXPECT_EQ(Value(s, "tally_probe_key_events_total", {{"key", "1"}}), 70);
 }
 
 TEST_F(MetricsCollectorTest, TenThousandKeysStillMakeAtMostTopKeysSeries) {
