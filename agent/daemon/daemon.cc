@@ -165,6 +165,11 @@ Daemon::~Daemon() {
 absl::Status Daemon::Shutdown() {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
+  // No scrape from here on (also when Start() failed after the metrics
+  // server started): a durable agent's probes live on, and the next agent's
+  // first scrape continues their series.
+  metrics_server_.reset();
+  metrics_.SetDeclaredProbes(nullptr);
   if (server_ == nullptr) return absl::OkStatus();  // Start() failed early
   // Readiness fails first, so a load balancer stops sending new calls.
   server_->GetHealthCheckService()->SetServingStatus(false);
@@ -174,11 +179,7 @@ absl::Status Daemon::Shutdown() {
     health_server_->GetHealthCheckService()->SetServingStatus(kServiceName,
                                                               false);
   }
-  // No scrape from here on: a durable agent's probes live on, and the
-  // next agent's first scrape continues their series.
-  metrics_server_.reset();
   service_.SetDeclaredProbes(nullptr);
-  metrics_.SetDeclaredProbes(nullptr);
   declared_.reset();    // no reconcile from here on
   manager_.Shutdown();  // refuse starts; final updates; detach every probe
   sampler_.CloseAll();  // end streams once their final updates are out
