@@ -22,6 +22,7 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/probes_file.h"
 #include "agent/daemon/version.h"
+#include "agent/probe/bpf_stats.h"
 #include "agent/probe/core_btf.h"
 #include "agent/probe/feature_cache.h"
 #include "agent/probe/kernel_probe_store.h"
@@ -91,6 +92,29 @@ ABSL_FLAG(std::string, map_read, "auto",
           "need); for tests and diagnosis");
 ABSL_FLAG(uint32_t, map_read_batch, 0,
           "keys per batched map read; 0: as many as 64 KiB hold");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "serve Prometheus metrics at http://HOST:PORT/metrics, in plaintext "
+          "and without authentication (an IPv4 address or a name; port 0 "
+          "picks a free port): bind it to an address only scrapers reach. "
+          "Empty: no metrics");
+ABSL_FLAG(uint32_t, metrics_top_keys, 20,
+          "key series per grouped probe in the metrics (its top keys by "
+          "count; the rest in one remainder series), 0 to 1000");
+ABSL_FLAG(absl::Duration, metrics_keys_max_age, absl::Seconds(10),
+          "how old a grouped probe's key series may be in a scrape: its keys "
+          "are walked again only when its counts moved and the last walk is "
+          "older (totals are read at every scrape; 0s to 1h; 0: every "
+          "scrape walks every key)");
+ABSL_FLAG(std::string, bpf_stats, "on_demand",
+          "when the kernel's BPF run-time statistics (each probe's run time "
+          "per event; they cost every BPF program on the node a little) are "
+          "on: on_demand (while ListProbes or metrics scrapes ask, and "
+          "--bpf_stats_hold after), always, or off. Turning them on needs "
+          "CAP_SYS_ADMIN; the sysctl kernel.bpf_stats_enabled=1 does it for "
+          "everyone");
+ABSL_FLAG(absl::Duration, bpf_stats_hold, absl::Minutes(10),
+          "with --bpf_stats=on_demand, how long after the last ask the "
+          "statistics stay on (1s to 24h)");
 
 namespace tally {
 namespace {
@@ -219,6 +243,44 @@ int Run() {
   }
   read_options.batch_keys = absl::GetFlag(FLAGS_map_read_batch);
 
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!metrics_listen.empty()) {
+    if (absl::Status s = ValidateMetricsListen(metrics_listen); !s.ok()) {
+      std::fprintf(stderr, "tallyd: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  if (absl::GetFlag(FLAGS_metrics_top_keys) > kMaxMetricsTopKeys) {
+    std::fprintf(stderr,
+                 "tallyd: --metrics_top_keys=%u is out of range; allowed: 0 "
+                 "to %u\n",
+                 absl::GetFlag(FLAGS_metrics_top_keys), kMaxMetricsTopKeys);
+    return 2;
+  }
+  const absl::Duration keys_max_age = absl::GetFlag(FLAGS_metrics_keys_max_age);
+  if (keys_max_age < absl::ZeroDuration() || keys_max_age > absl::Hours(1)) {
+    std::fprintf(stderr,
+                 "tallyd: --metrics_keys_max_age=%s is out of range; allowed: "
+                 "0s to 1h\n",
+                 absl::FormatDuration(keys_max_age).c_str());
+    return 2;
+  }
+  absl::StatusOr<BpfStatsMode> stats_mode =
+      ParseBpfStatsMode(absl::GetFlag(FLAGS_bpf_stats));
+  if (!stats_mode.ok()) {
+    std::fprintf(stderr, "tallyd: --bpf_stats: %s\n",
+                 std::string(stats_mode.status().message()).c_str());
+    return 2;
+  }
+  const absl::Duration stats_hold = absl::GetFlag(FLAGS_bpf_stats_hold);
+  if (stats_hold < absl::Seconds(1) || stats_hold > absl::Hours(24)) {
+    std::fprintf(stderr,
+                 "tallyd: --bpf_stats_hold=%s is out of range; allowed: 1s "
+                 "to 24h\n",
+                 absl::FormatDuration(stats_hold).c_str());
+    return 2;
+  }
+
   AgentIdentity identity{NodeName(), NewEpoch(), absl::Now()};
   KernelFeatures features =
       CachedOrProbedKernelFeatures(absl::GetFlag(FLAGS_feature_cache));
@@ -264,7 +326,14 @@ int Run() {
     }
   }
   KernelProbeStore store(&features, read_options, std::move(pins));
+  KernelBpfStats bpf_stats;
   DaemonConfig config;
+  config.metrics_listen = metrics_listen;
+  config.metrics_top_keys = absl::GetFlag(FLAGS_metrics_top_keys);
+  config.metrics_keys_max_age = keys_max_age;
+  config.bpf_stats = &bpf_stats;
+  config.bpf_stats_mode = *stats_mode;
+  config.bpf_stats_hold = stats_hold;
   config.pin_dir = pin_dir;
   config.startup_warnings = std::move(startup_warnings);
   config.identity = identity;
@@ -284,14 +353,19 @@ int Run() {
   // Off the serving path: the minimal CO-RE BTF the first probe needs
   // (~15 ms of parsing), which a cached start has not built yet.
   std::thread([] { (void)KernelCoreBtf(); }).detach();
-  // Line 1: the API address; line 2: the health address, if any.
-  const std::string& health_bound = (*daemon)->health_address();
+  // Line 1: the API address; then the health address, if any; then the
+  // metrics URL (http://HOST:PORT/metrics), if any.
+  std::string ready_text = (*daemon)->address();
+  if (const std::string& health = (*daemon)->health_address();
+      !health.empty()) {
+    absl::StrAppend(&ready_text, "\n", health);
+  }
+  if (const std::string& metrics = (*daemon)->metrics_address();
+      !metrics.empty()) {
+    absl::StrAppend(&ready_text, "\nhttp://", metrics, "/metrics");
+  }
   if (std::string ready = absl::GetFlag(FLAGS_ready_file);
-      !ready.empty() &&
-      !WriteReadyFile(ready, health_bound.empty()
-                                 ? (*daemon)->address()
-                                 : absl::StrCat((*daemon)->address(), "\n",
-                                                health_bound))) {
+      !ready.empty() && !WriteReadyFile(ready, ready_text)) {
     LOG(ERROR) << "cannot write --ready_file " << ready;
   }
 

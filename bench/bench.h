@@ -56,6 +56,7 @@ SectionResult RunFootprint(const BenchContext& ctx);
 std::vector<SectionResult> RunFleet(const BenchContext& ctx);
 SectionResult RunReadPath(const BenchContext& ctx);
 SectionResult RunStartup(const BenchContext& ctx);
+SectionResult RunMetrics(const BenchContext& ctx);
 
 std::string RenderMarkdown(const std::vector<SectionResult>& results,
                            const BenchContext& ctx);

@@ -26,7 +26,7 @@ ABSL_FLAG(bool, smoke, false, "tiny counts: check that every row appears");
 ABSL_FLAG(int, rounds, 5, "repetitions of the overhead measurements");
 ABSL_FLAG(int, iterations, 1000000, "syscalls per overhead measurement");
 ABSL_FLAG(std::string, sections,
-          "overhead,readpath,startup,control,footprint,fleet",
+          "overhead,readpath,startup,control,footprint,fleet,metrics",
           "which sections to run");
 ABSL_FLAG(std::string, before_tallyd, "",
           "main's tallyd, for the read-path and start-up \"before\" rows");
@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
     }
     if (section == "readpath") results.push_back(tally::bench::RunReadPath(ctx));
     if (section == "startup") results.push_back(tally::bench::RunStartup(ctx));
+    if (section == "metrics") results.push_back(tally::bench::RunMetrics(ctx));
   }
   std::string report = tally::bench::RenderMarkdown(results, ctx);
   std::cout << report;

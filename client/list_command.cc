@@ -18,7 +18,10 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
       CallEveryAgent(ctx, &AsyncAgent::ListProbes, request, &lists);
 
   std::string text;
-  Table table(ProbeHeader());
+  // What each probe costs, beside what list always showed.
+  std::vector<std::string> header = ProbeHeader();
+  for (std::string& column : CostHeader()) header.push_back(std::move(column));
+  Table table(header);
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     if (ctx.output == OutputFormat::kJson) {
       v1::AgentLine line = AgentLineFor(ctx, i, outcomes[i]);
@@ -37,19 +40,24 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
       continue;
     }
     if (!outcomes[i].ok) {
-      table.AddRow(FailedRow(outcomes[i], ProbeHeader().size()));
+      table.AddRow(FailedRow(outcomes[i], header.size()));
       continue;
     }
     if (lists[i].probes().empty()) {
       // An empty node is visible, not absent from the listing.
       std::vector<std::string> row =
-          FailedRow(outcomes[i], ProbeHeader().size(), "(no probes)");
+          FailedRow(outcomes[i], header.size(), "(no probes)");
       row.back() = "-";
       table.AddRow(row);
       continue;
     }
     for (const v1::Probe& probe : lists[i].probes()) {
-      table.AddRow(ProbeRow(outcomes[i].node, probe, absl::Now()));
+      const absl::Time now = absl::Now();
+      std::vector<std::string> row = ProbeRow(outcomes[i].node, probe, now);
+      for (std::string& cell : CostCells(probe, now)) {
+        row.push_back(std::move(cell));
+      }
+      table.AddRow(std::move(row));
     }
   }
   if (ctx.output == OutputFormat::kTable) text = table.Render();

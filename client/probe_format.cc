@@ -1,6 +1,7 @@
 #include "client/probe_format.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/output.h"
 
 namespace tally::cli {
@@ -20,6 +21,58 @@ std::string StateName(v1::ProbeState state) {
     default:
       return "-";
   }
+}
+
+std::vector<std::string> CostHeader() {
+  return {"NS/EVENT", "EVENTS/S", "MEMORY"};
+}
+
+namespace {
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Duration DurationOf(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1023.95 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.1f %s", value, kUnits[unit]);
+}
+
+std::vector<std::string> CostCells(const v1::Probe& probe, absl::Time now) {
+  std::string ns = "-", rate = "-", memory = "-";
+  if (probe.has_cost()) {
+    const v1::ProbeCost& cost = probe.cost();
+    if (cost.run_count() > 0) {
+      ns = absl::StrFormat(
+          "%.1f", absl::ToDoubleNanoseconds(DurationOf(cost.run_time())) /
+                      static_cast<double>(cost.run_count()));
+    }
+    memory = HumanBytes(cost.map_bytes());
+  }
+  if (probe.state() == v1::PROBE_STATE_RUNNING && probe.has_started_at()) {
+    absl::Duration counted = now - TimeOf(probe.started_at());
+    for (const v1::UncountedWindow& w : probe.uncounted()) {
+      counted -= TimeOf(w.to()) - TimeOf(w.from());
+    }
+    if (counted > absl::ZeroDuration()) {
+      rate = HumanCount(static_cast<double>(probe.total()) /
+                        absl::ToDoubleSeconds(counted));
+    }
+  }
+  return {ns, rate, memory};
 }
 
 std::vector<std::string> ProbeRow(const std::string& node,

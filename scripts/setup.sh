@@ -10,7 +10,7 @@ PACKAGES=(
   clang llvm libclang-rt-14-dev libbpf-dev bpftool
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev libcivetweb-dev
   # tests and demo
   iproute2 libcap2-bin procps openssl util-linux
   # kernel matrix: boot Debian kernels with an initramfs of the built binaries
@@ -19,6 +19,8 @@ PACKAGES=(
   bpftrace
   # deploy tests: systemd-analyze verify, strace for the unit's syscall filter
   systemd strace
+  # metrics tests: a real Prometheus server scrapes tallyd; promtool lints
+  prometheus
 )
 
 missing=()

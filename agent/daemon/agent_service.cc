@@ -24,13 +24,14 @@ AgentService::AgentService(AgentIdentity identity,
                            const KernelFeatures* features,
                            const AgentLimits& limits, ProbeManager* manager,
                            Sampler* sampler, const HostPids* host_pids,
-                           Clock* clock)
+                           BpfStatsLease* stats, Clock* clock)
     : identity_(std::move(identity)),
       features_(features),
       limits_(limits),
       manager_(manager),
       sampler_(sampler),
       host_pids_(host_pids),
+      stats_(stats),
       clock_(clock) {}
 
 void AgentService::SetPinDir(std::string pin_dir) {
@@ -124,9 +125,18 @@ grpc::ServerUnaryReactor* AgentService::ListProbes(
     v1::ListProbesResponse* response) {
   // Map reads only (no load or unload): quick enough for a reaction.
   response->set_node(identity_.node);
-  absl::StatusOr<std::vector<ProbeInfo>> probes = manager_->List();
+  // Whoever lists probes sees their run times: the statistics go on (on
+  // demand) for a while, so the next listing has figures.
+  stats_->Ask();
+  absl::StatusOr<std::vector<ProbeInfo>> probes =
+      manager_->List(/*with_cost=*/true);
   if (!probes.ok()) return FinishNow(context, probes.status());
-  for (const ProbeInfo& info : *probes) ToProto(info, response->add_probes());
+  const BpfStatsLease::State stats = stats_->state();
+  for (const ProbeInfo& info : *probes) {
+    v1::Probe* probe = response->add_probes();
+    ToProto(info, probe);
+    CostToProto(info, stats, probe);
+  }
   return FinishNow(context, absl::OkStatus());
 }
 

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/daemon/bpf_stats_lease.h"
 #include "agent/daemon/declared_probes.h"
 #include "agent/daemon/host_pids.h"
 #include "agent/daemon/limits.h"
@@ -31,10 +32,12 @@ struct AgentIdentity {
 
 class AgentService final : public v1::Agent::CallbackService {
  public:
-  // All pointers must outlive the service.
+  // All pointers must outlive the service. ListProbes asks `stats` for
+  // the kernel's run-time statistics (bpf_stats_lease.h).
   AgentService(AgentIdentity identity, const KernelFeatures* features,
                const AgentLimits& limits, ProbeManager* manager,
-               Sampler* sampler, const HostPids* host_pids, Clock* clock);
+               Sampler* sampler, const HostPids* host_pids,
+               BpfStatsLease* stats, Clock* clock);
 
   // Reported by GetInfo: where probes are pinned, and what start-up found
   // that needs a person.
@@ -70,6 +73,7 @@ class AgentService final : public v1::Agent::CallbackService {
   ProbeManager* const manager_;
   Sampler* const sampler_;
   const HostPids* const host_pids_;
+  BpfStatsLease* const stats_;
   Clock* const clock_;
 
   mutable absl::Mutex mu_;

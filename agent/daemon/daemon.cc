@@ -37,8 +37,12 @@ Daemon::Daemon(DaemonConfig config, const KernelFeatures* features,
       host_pids_(config_.host_proc),
       manager_(store, config_.limits, clock),
       sampler_(&manager_, config_.limits, clock),
+      stats_lease_(config_.bpf_stats, config_.bpf_stats_mode,
+                   config_.bpf_stats_hold, clock),
       service_(config_.identity, features, config_.limits, &manager_, &sampler_,
-               &host_pids_, clock),
+               &host_pids_, &stats_lease_, clock),
+      metrics_(config_.identity, features->release, &manager_, &stats_lease_,
+               config_.metrics_top_keys, config_.metrics_keys_max_age, clock),
       reflection_v1_({kServiceName, "grpc.health.v1.Health",
                       "grpc.reflection.v1.ServerReflection",
                       "grpc.reflection.v1alpha.ServerReflection"}) {
@@ -58,6 +62,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   d->service_.SetPinDir(d->config_.pin_dir);
   std::vector<std::string> warnings = d->config_.startup_warnings;
   for (std::string& w : d->manager_.Adopt()) warnings.push_back(std::move(w));
+  if (d->config_.bpf_stats_mode == BpfStatsMode::kAlways) {
+    if (std::string problem = d->stats_lease_.state().problem;
+        !problem.empty()) {
+      warnings.push_back(absl::StrCat(
+          "--bpf_stats=always: the statistics stay off: ", problem));
+    }
+  }
+  d->metrics_.SetWarnings(warnings.size());
   d->service_.SetWarnings(std::move(warnings));
   if (!d->config_.probes_file.empty()) {
     ASSIGN_OR_RETURN(
@@ -66,6 +78,17 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                               d->config_.limits, d->config_.identity.node,
                               &d->host_pids_, clock));
     d->service_.SetDeclaredProbes(d->declared_.get());
+    d->metrics_.SetDeclaredProbes(d->declared_.get());
+  }
+  // Probes are adopted: the first scrape already sees their counts.
+  if (!d->config_.metrics_listen.empty()) {
+    Daemon* daemon = d.get();
+    ASSIGN_OR_RETURN(d->metrics_server_,
+                     MetricsServer::Start(d->config_.metrics_listen,
+                                          [daemon] {
+                                            return daemon->metrics_.Scrape();
+                                          }));
+    d->metrics_address_ = d->metrics_server_->address();
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -142,6 +165,11 @@ Daemon::~Daemon() {
 absl::Status Daemon::Shutdown() {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
+  // No scrape from here on (also when Start() failed after the metrics
+  // server started): a durable agent's probes live on, and the next agent's
+  // first scrape continues their series.
+  metrics_server_.reset();
+  metrics_.SetDeclaredProbes(nullptr);
   if (server_ == nullptr) return absl::OkStatus();  // Start() failed early
   // Readiness fails first, so a load balancer stops sending new calls.
   server_->GetHealthCheckService()->SetServingStatus(false);

@@ -14,10 +14,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/daemon/agent_service.h"
+#include "agent/daemon/bpf_stats_lease.h"
 #include "agent/daemon/declared_probes.h"
 #include "agent/daemon/host_pids.h"
 #include "agent/daemon/instance_lock.h"
 #include "agent/daemon/limits.h"
+#include "agent/daemon/metrics_collector.h"
+#include "agent/daemon/metrics_server.h"
 #include "agent/daemon/probe_manager.h"
 #include "agent/daemon/reflection_v1.h"
 #include "agent/daemon/sampler.h"
@@ -44,6 +47,17 @@ struct DaemonConfig {
   std::string host_proc = "/proc";
   // How long streams get to drain their final updates on shutdown.
   absl::Duration shutdown_grace = absl::Seconds(3);
+  // Prometheus metrics over plain HTTP (HOST:PORT); empty: none.
+  std::string metrics_listen;
+  // Key series per grouped probe in the metrics, and how old their values
+  // may be in a scrape (metrics_collector.h).
+  uint32_t metrics_top_keys = 20;
+  absl::Duration metrics_keys_max_age = absl::Seconds(10);
+  // The kernel's BPF run-time statistics (must outlive the daemon); null:
+  // none (probes' run times stay 0). When they are on: bpf_stats_lease.h.
+  BpfStats* bpf_stats = nullptr;
+  BpfStatsMode bpf_stats_mode = BpfStatsMode::kOnDemand;
+  absl::Duration bpf_stats_hold = absl::Minutes(10);
 };
 
 class Daemon {
@@ -66,6 +80,8 @@ class Daemon {
   const std::string& address() const { return address_; }
   // The health-only address as bound; empty without one.
   const std::string& health_address() const { return health_address_; }
+  // The metrics address ("HOST:PORT") as bound; empty without one.
+  const std::string& metrics_address() const { return metrics_address_; }
 
   // Readiness fails first; then starts are refused, every probe stops with a
   // final update, streams end once those are sent (cut after the grace
@@ -84,12 +100,16 @@ class Daemon {
   const HostPids host_pids_;
   ProbeManager manager_;
   Sampler sampler_;
+  BpfStatsLease stats_lease_;
   AgentService service_;
+  MetricsCollector metrics_;
   ReflectionV1Service reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;
   std::string address_;
   std::string health_address_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::string metrics_address_;
   std::optional<InstanceLock> socket_lock_;   // unix sockets only
   std::unique_ptr<DeclaredProbes> declared_;  // with --probes_file
   bool shut_down_ = false;

@@ -566,7 +566,8 @@ void ProbeManager::StopExpired() {
   }
 }
 
-absl::StatusOr<std::vector<ProbeInfo>> ProbeManager::List() const {
+absl::StatusOr<std::vector<ProbeInfo>> ProbeManager::List(
+    bool with_cost) const {
   std::vector<Entry> entries;
   {
     absl::MutexLock lock(&mu_);
@@ -576,7 +577,26 @@ absl::StatusOr<std::vector<ProbeInfo>> ProbeManager::List() const {
   out.reserve(entries.size());
   for (const Entry& entry : entries) {
     ASSIGN_OR_RETURN(ProbeInfo info, InfoOf(entry));
+    if (with_cost && entry.error.empty()) {
+      absl::StatusOr<CounterCost> cost = entry.probe->counter->Cost();
+      if (cost.ok()) {
+        info.cost = *cost;
+      } else {
+        VLOG(1) << "probe " << entry.probe->name
+                << ": no cost: " << cost.status();
+      }
+    }
     out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<ProbeInfo> ProbeManager::Describe() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ProbeInfo> out;
+  out.reserve(probes_.size());
+  for (const auto& [name, entry] : probes_) {
+    out.push_back(Describe(entry, ProbeState::kRunning));
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +85,7 @@ struct ProbeInfo {
   std::string error;   // why, for kFailed and kSkipped
   std::string origin;  // the probes file that declares it; empty: the API
   uint64_t total = 0;
+  std::optional<CounterCost> cost;  // List(with_cost=true), running only
 };
 
 struct StartResult {
@@ -153,8 +155,13 @@ class ProbeManager : public ProbeSource {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every probe with its total, failed ones too; an error when a counter
-  // cannot be read (never a partial answer).
-  absl::StatusOr<std::vector<ProbeInfo>> List() const ABSL_LOCKS_EXCLUDED(mu_);
+  // cannot be read (never a partial answer). `with_cost`: also what each
+  // running probe costs (unset where the kernel would not say).
+  absl::StatusOr<std::vector<ProbeInfo>> List(bool with_cost = false) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Every probe as List() describes it but without reading any counter
+  // (totals 0): for a reader that reads each counter once itself.
+  std::vector<ProbeInfo> Describe() const ABSL_LOCKS_EXCLUDED(mu_);
   bool Exists(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::shared_ptr<const ActiveProbe>> ActiveProbes() const override
       ABSL_LOCKS_EXCLUDED(mu_);

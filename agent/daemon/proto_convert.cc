@@ -56,6 +56,23 @@ void ToProto(const ProbeInfo& info, v1::Probe* out) {
   out->set_origin(info.origin);
 }
 
+void CostToProto(const ProbeInfo& info, const BpfStatsLease::State& stats,
+                 v1::Probe* out) {
+  if (!info.cost.has_value()) return;
+  const CounterCost& c = *info.cost;
+  v1::ProbeCost* cost = out->mutable_cost();
+  cost->set_run_count(c.runs);
+  ToProto(c.run_time, cost->mutable_run_time());
+  cost->set_reclaimer_run_count(c.reclaimer_runs);
+  ToProto(c.reclaimer_run_time, cost->mutable_reclaimer_run_time());
+  cost->set_map_bytes(c.map_bytes);
+  cost->set_stats_on(stats.on);
+  if (stats.held_since != absl::InfinitePast()) {
+    ToProto(stats.held_since, cost->mutable_stats_since());
+  }
+  cost->set_stats_problem(stats.problem);
+}
+
 void ToProto(const UncountedWindow& w, v1::UncountedWindow* out) {
   ToProto(w.from, out->mutable_from());
   ToProto(w.to, out->mutable_to());

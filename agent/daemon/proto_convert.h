@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/daemon/bpf_stats_lease.h"
 #include "agent/daemon/probe_manager.h"
 #include "common/api_convert.h"
 #include "tally/v1/agent.pb.h"
@@ -20,6 +21,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 v1::ProbeState ToProto(ProbeState state);
 
 void ToProto(const ProbeInfo& info, v1::Probe* out);
+// `info.cost` with the agent's BPF statistics state; nothing without a cost.
+void CostToProto(const ProbeInfo& info, const BpfStatsLease::State& stats,
+                 v1::Probe* out);
 void ToProto(const UncountedWindow& w, v1::UncountedWindow* out);
 
 }  // namespace tally

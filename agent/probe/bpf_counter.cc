@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/probe/attach_kinds.h"
 #include "agent/probe/bpf_errors.h"
+#include "agent/probe/bpf_stats.h"
 #include "agent/probe/core_btf.h"
 #include "agent/probe/map_layout.h"
 #include "agent/probe/privileges.h"
@@ -72,6 +73,9 @@ absl::StatusOr<ScopedFd> DupMapFd(bpf_map* map) {
 constexpr char kLinkPin[] = "link";
 constexpr char kReclaimerPin[] = "reclaimer";
 constexpr const char* kMapPins[] = {"totals", "keys", "slots"};
+// The programs, for their run statistics after a restart.
+constexpr char kProgPin[] = "prog";
+constexpr char kReclaimerProgPin[] = "reclaimer_prog";
 
 std::string PinPath(const std::string& dir, const char* name) {
   return absl::StrCat(dir, "/", name);
@@ -90,6 +94,24 @@ absl::StatusOr<ScopedFd> OpenPin(const std::string& path) {
         absl::StrCat("opening ", path, ": ", ErrnoName(errno)));
   }
   return ScopedFd(fd);
+}
+
+ScopedFd DupFd(int fd) {
+  return ScopedFd(fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
+// The program behind a re-adopted link: its pin, else by id (pins older
+// agents left have none; that needs CAP_SYS_ADMIN).
+ScopedFd AdoptedProg(const std::string& pin, int link_fd) {
+  if (absl::StatusOr<ScopedFd> fd = OpenPin(pin); fd.ok()) {
+    return *std::move(fd);
+  }
+  bpf_link_info info = {};
+  uint32_t len = sizeof(info);
+  if (link_fd < 0 || bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) {
+    return ScopedFd();
+  }
+  return ScopedFd(bpf_prog_get_fd_by_id(info.prog_id));
 }
 
 absl::StatusOr<OwnedLink> Attach(bpf_program* prog, const AttachPoint& point,
@@ -134,11 +156,39 @@ BpfCounter::BpfCounter(AttachPoint point, CounterOptions options, HeldLink link,
       reclaimer_link_(std::move(reclaimer_link)),
       reader_(std::move(reader)) {}
 
+void BpfCounter::MeasureMaps() {
+  map_bytes_ = 0;
+  for (int fd : {reader_->totals_fd(), reader_->keys_fd(),
+                 reader_->slots_fd()}) {
+    if (absl::StatusOr<uint64_t> bytes = MapMemlockBytes(fd); bytes.ok()) {
+      map_bytes_ += *bytes;
+    }
+  }
+}
+
+absl::StatusOr<CounterCost> BpfCounter::Cost() const {
+  CounterCost cost;
+  cost.map_bytes = map_bytes_;
+  if (prog_.valid()) {
+    ASSIGN_OR_RETURN(ProgRunStats s, ReadProgRunStats(prog_.get()));
+    cost.runs = s.runs;
+    cost.run_time = s.run_time;
+  }
+  if (reclaimer_prog_.valid()) {
+    ASSIGN_OR_RETURN(ProgRunStats s, ReadProgRunStats(reclaimer_prog_.get()));
+    cost.reclaimer_runs = s.runs;
+    cost.reclaimer_run_time = s.run_time;
+  }
+  return cost;
+}
+
 void BpfCounter::Detach() {
   if (!pins_dir_.empty()) {
     // A pinned link outlives its fd: the pin goes first.
     unlink(PinPath(pins_dir_, kLinkPin).c_str());
     unlink(PinPath(pins_dir_, kReclaimerPin).c_str());
+    unlink(PinPath(pins_dir_, kProgPin).c_str());
+    unlink(PinPath(pins_dir_, kReclaimerProgPin).c_str());
   }
   link_.Reset();
   reclaimer_link_.Reset();
@@ -171,6 +221,13 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Adopt(
                      std::move(reclaimer), *std::move(reader)));
   counter->links_pinned_ = true;
   counter->pins_dir_ = dir;
+  counter->prog_ =
+      AdoptedProg(PinPath(dir, kProgPin), counter->link_.fd());
+  if (counter->reclaimer_link_.held()) {
+    counter->reclaimer_prog_ = AdoptedProg(PinPath(dir, kReclaimerProgPin),
+                                           counter->reclaimer_link_.fd());
+  }
+  counter->MeasureMaps();
   return counter;
 }
 
@@ -294,7 +351,21 @@ absl::StatusOr<std::unique_ptr<BpfCounter>> BpfCounter::Create(
   std::unique_ptr<BpfCounter> counter(
       new BpfCounter(point, options, HeldLink(std::move(link)),
                      HeldLink(std::move(reclaimer_link)), std::move(reader)));
+  counter->prog_ = DupFd(bpf_program__fd(prog));
+  if (reclaimer != nullptr) {
+    counter->reclaimer_prog_ = DupFd(bpf_program__fd(reclaimer));
+  }
+  counter->MeasureMaps();
   if (!pins.dir.empty()) {
+    // Best effort: without them a restarted agent reads the programs by id.
+    const std::pair<const char*, int> progs[] = {
+        {kProgPin, counter->prog_.get()},
+        {kReclaimerProgPin, counter->reclaimer_prog_.get()}};
+    for (const auto& [name, fd] : progs) {
+      if (fd < 0) continue;
+      unlink(PinPath(pins.dir, name).c_str());  // an earlier program's
+      (void)TryPin(fd, PinPath(pins.dir, name));
+    }
     if (!pins.reuse_maps) {
       const int fds[] = {counter->reader_->totals_fd(),
                          counter->reader_->keys_fd(),

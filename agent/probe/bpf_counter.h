@@ -90,6 +90,10 @@ class BpfCounter : public Counter {
   }
   // Stops counting now: unpins the links (if pinned) and closes them.
   void Detach() override;
+  // The programs' run statistics (kept through fds of the programs, also
+  // pinned, so a re-adopted probe has them without CAP_SYS_ADMIN) and the
+  // maps' memory, measured once: their sizes are fixed at creation.
+  absl::StatusOr<CounterCost> Cost() const override;
   // The counting link's fd, and the reclaimer's (-1 for groupings whose keys
   // never end).
   int link_fd() const { return link_.fd(); }
@@ -105,12 +109,19 @@ class BpfCounter : public Counter {
  private:
   BpfCounter(AttachPoint point, CounterOptions options, HeldLink link,
              HeldLink reclaimer_link, std::unique_ptr<MapReader> reader);
+  // Sums the maps' memory into map_bytes_.
+  void MeasureMaps();
 
   AttachPoint point_;
   CounterOptions options_;
   HeldLink link_;
   HeldLink reclaimer_link_;
   std::unique_ptr<MapReader> reader_;
+  // The programs, for their statistics; invalid when unknown (a probe an
+  // older agent pinned, re-adopted without CAP_SYS_ADMIN).
+  ScopedFd prog_;
+  ScopedFd reclaimer_prog_;
+  uint64_t map_bytes_ = 0;
   bool links_pinned_ = false;
   std::string pins_dir_;  // where its links are pinned; empty: not
 };

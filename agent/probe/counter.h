@@ -50,6 +50,20 @@ struct CounterSnapshot {
   std::vector<KeyCount> top_keys;  // highest count first, then by key
 };
 
+// What a probe costs the node.
+struct CounterCost {
+  // From the kernel's BPF statistics (BpfStats): runs of the counting
+  // program and the time spent in it, and the same for the key reclaimer
+  // (zero for groupings without one). They advance only while the
+  // statistics are on, so ns per event is run_time / runs over those times.
+  uint64_t runs = 0;
+  absl::Duration run_time;
+  uint64_t reclaimer_runs = 0;
+  absl::Duration reclaimer_run_time;
+  // Memory the kernel charges for the probe's maps (memlock).
+  uint64_t map_bytes = 0;
+};
+
 class Counter {
  public:
   // Closes what this process holds. A counter its store keeps beyond the
@@ -61,12 +75,35 @@ class Counter {
   // Stops counting now, pinned or not; Read() keeps working and returns the
   // final counts.
   virtual void Detach() = 0;
+  // A few syscalls, whatever the key count; works after Detach() too.
+  virtual absl::StatusOr<CounterCost> Cost() const = 0;
 };
 
 struct OpenedCounter {
   std::unique_ptr<Counter> counter;
   AttachPoint attached;  // where it really attached
   std::string note;      // why that mechanism (syscall: alias)
+};
+
+// Something that holds the kernel's BPF statistics on; they go off when
+// the last holder (anyone's) lets go.
+class BpfStatsHold {
+ public:
+  virtual ~BpfStatsHold() = default;
+};
+
+// The kernel's BPF run-time statistics (BPF_ENABLE_STATS): while they are
+// on, every BPF program on the node (not only tally's) pays two clock reads
+// per run, so they are on only while someone needs them.
+class BpfStats {
+ public:
+  virtual ~BpfStats() = default;
+  // On until the hold is destroyed. PERMISSION_DENIED without
+  // CAP_SYS_ADMIN (the sysctl kernel.bpf_stats_enabled still works).
+  virtual absl::StatusOr<std::unique_ptr<BpfStatsHold>> Enable() = 0;
+  // Whether the sysctl kernel.bpf_stats_enabled has them on for everyone
+  // (other tools' holds cannot be seen).
+  virtual bool On() const = 0;
 };
 
 // A time nobody counted a probe's events: the agent was down and the kernel

@@ -183,9 +183,10 @@ TEST_F(TallydDurableTest, WithoutAPinnedLinkTheGapIsReported) {
   const uint64_t id = Start(testing::GetppidProbe("tp")).probe_id();
   CallGetppid(kN);
   ASSERT_EQ(TotalOf("tp", kN), kN);
-  const absl::Time killed = absl::Now();
   ASSERT_TRUE(fs::remove(pins_ + "/tp/link"));
   Kill9();
+  // After it died: its last sign of life (every second) cannot be later.
+  const absl::Time killed = absl::Now();
   CallGetppid(kN);  // nobody counts these
   StartAgent();
   CallGetppid(kN);

@@ -38,7 +38,15 @@ TEST(TallyBenchTest, SmokeRunProducesEveryRow) {
            "| 100 × 2 | after |", "## Start-up: exec to serving",
            "| after: first start of a boot (probes) |",
            "| after: restart on the same boot (cached) |",
-           "tallyd exec → serving (restart, same boot)"}) {
+           "tallyd exec → serving (restart, same boot)",
+           "## Metrics: BPF statistics and scrapes",
+           "| BPF statistics on (loop ns/op) | 1 program(s) per syscall |",
+           "| tallyd CPU, not scraped (baseline) | 2 probes × 100 keys |",
+           "| tallyd CPU, scraped every second, --metrics_keys_max_age=10s "
+           "(default) | 2 probes × 100 keys |",
+           "| tallyd CPU, scraped every second, --metrics_keys_max_age=0s "
+           "(every key every scrape) | 2 probes × 100 keys |",
+           "3/3 ok"}) {
     EXPECT_THAT(r.out, HasSubstr(expected));
   }
   // No measurement may be missing from the tally rows.

@@ -1,6 +1,7 @@
 // Validates every YAML document under deploy/kubernetes/ offline against the
-// Kubernetes API schema (kubernetes-models, and @kubernetes-models/cert-manager
-// for cert-manager's kinds), more strictly than `kubectl apply` would:
+// Kubernetes API schema (kubernetes-models, @kubernetes-models/cert-manager
+// for cert-manager's kinds and @kubernetes-models/prometheus-operator for the
+// PodMonitor example), more strictly than `kubectl apply` would:
 //
 //  - an unknown apiVersion/kind fails;
 //  - a field the schema does not define fails (kubernetes-models' validators
@@ -39,6 +40,9 @@ function modelModule(apiVersion, kind) {
   }
   if (group === 'cert-manager.io' || group.endsWith('.cert-manager.io')) {
     return `@kubernetes-models/cert-manager/${group}/${version}/${kind}`;
+  }
+  if (group === 'monitoring.coreos.com') {
+    return `@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`;
   }
   return group === ''
     ? `kubernetes-models/${version}/${kind}`
@@ -291,6 +295,7 @@ function checkReferences(objects) {
       fail('daemonset.yaml', `Secret ${s} is not made by any cert-manager Certificate example`);
     }
   }
+  checkMetrics(byKind, container, pod, policies);
   // Every Job/Pod example that runs tallyctl must be admitted by a policy.
   for (const { file, doc } of byKind('Job')) {
     const labels = doc.spec.template.metadata.labels;
@@ -300,6 +305,41 @@ function checkReferences(objects) {
     if (!admitted) fail(file, `Job ${doc.metadata.name} is not admitted by the NetworkPolicy`);
   }
   return { container, pod };
+}
+
+// The metrics port: where tallyd listens, what the annotations and the
+// PodMonitor scrape, and that the NetworkPolicy lets a scraper in.
+function checkMetrics(byKind, container, pod, policies) {
+  const listen = (container.args || []).find((a) => a.startsWith('--metrics_listen='));
+  if (!listen) {
+    fail('daemonset.yaml', 'tallyd has no --metrics_listen');
+    return;
+  }
+  const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
+  const named = (container.ports || []).find((p) => p.containerPort === port);
+  if (!named || named.name !== 'metrics') {
+    fail('daemonset.yaml', `--metrics_listen port ${port} is not the container port named metrics`);
+    return;
+  }
+  const annotations = pod.metadata.annotations || {};
+  if (annotations['prometheus.io/scrape'] !== 'true' ||
+      Number(annotations['prometheus.io/port']) !== port ||
+      annotations['prometheus.io/path'] !== '/metrics') {
+    fail('daemonset.yaml', `prometheus.io annotations must scrape port ${port} at /metrics`);
+  }
+  for (const { file, doc } of byKind('PodMonitor')) {
+    if (!labelsMatch(doc.spec.selector.matchLabels, pod.metadata.labels)) {
+      fail(file, `PodMonitor ${doc.metadata.name} does not select the agent pods`);
+    }
+    for (const e of doc.spec.podMetricsEndpoints || []) {
+      if (e.port !== 'metrics' || (e.path || '/metrics') !== '/metrics') {
+        fail(file, `PodMonitor endpoint ${e.port}${e.path || ''} is not the metrics port at /metrics`);
+      }
+    }
+  }
+  const admitted = policies.some(({ doc }) => (doc.spec.ingress || []).some((rule) =>
+    (rule.ports || []).some((p) => p.port === 'metrics' || p.port === port)));
+  if (!admitted) fail('networkpolicy.yaml', 'no ingress rule admits the metrics port');
 }
 
 // Every probes.yaml in a ConfigMap the DaemonSet mounts must be what

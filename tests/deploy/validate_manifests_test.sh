@@ -53,3 +53,25 @@ grep -q "probes.yaml does not validate: .*probes\[0\]: hook 'nope:x'" <<<"$out" 
   exit 1
 }
 echo "ok: an invalid probes.yaml is rejected"
+
+# The PodMonitor example is checked against the Prometheus Operator's schema
+# as strictly, and against the DaemonSet's metrics port.
+cp -r "$manifests" "$tmp/m"
+sed -i 's/scrapeTimeout:/scrapeTimout:/' "$tmp/m/examples/podmonitor.yaml"
+if out=$(node "$validator" "$tmp/m" 2>&1); then
+  echo "FAIL: the validator accepted a PodMonitor with scrapeTimout (misspelt):" >&2
+  echo "$out" >&2
+  exit 1
+fi
+grep -q 'unknown field spec.podMetricsEndpoints\[0\].scrapeTimout' <<<"$out" || {
+  echo "FAIL: the validator rejected the misspelt PodMonitor for another reason:" >&2
+  echo "$out" >&2
+  exit 1
+}
+cp -r "$manifests" "$tmp/n"
+sed -i 's/--metrics_listen=0.0.0.0:9464/--metrics_listen=0.0.0.0:9465/' "$tmp/n/daemonset.yaml"
+if out=$(node "$validator" "$tmp/n" 2>&1); then
+  echo "FAIL: the validator accepted --metrics_listen on a port the pod does not expose" >&2
+  exit 1
+fi
+echo "ok: a misspelt PodMonitor and a stray metrics port are rejected"

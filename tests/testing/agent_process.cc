@@ -91,6 +91,9 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(
     std::string address;
     if (in && std::getline(in, address) && !address.empty()) {
       agent->address_ = address;
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind("http://", 0) == 0) agent->metrics_url_ = line;
+      }
       return agent;
     }
     int status = 0;

@@ -49,6 +49,8 @@ class AgentProcess {
 
   // "unix:/tmp/.../tallyd.sock" or "127.0.0.1:PORT", as tallyd reported.
   const std::string& address() const { return address_; }
+  // "http://HOST:PORT/metrics" with --metrics_listen; empty without.
+  const std::string& metrics_url() const { return metrics_url_; }
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
 
@@ -69,6 +71,7 @@ class AgentProcess {
   bool exited_ = false;
   std::string dir_;
   std::string address_;
+  std::string metrics_url_;
   std::string owned_pin_dir_;
 };
 

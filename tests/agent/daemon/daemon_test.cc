@@ -23,6 +23,7 @@
 #include "tests/agent/daemon/fake_counter.h"
 #include "tests/testing/agent_process.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/http_client.h"
 #include "tests/testing/status_matchers.h"
 
 namespace tally {
@@ -49,6 +50,8 @@ class DaemonTest : public ::testing::Test {
     config.identity = {"fake-node", "epoch-1", clock_.Now()};
     config.listen.address = absl::StrCat("unix:", dir_, "/tallyd.sock");
     config.shutdown_grace = absl::Seconds(5);
+    config.metrics_listen = "127.0.0.1:0";
+    config.bpf_stats = &stats_;
     absl::StatusOr<std::unique_ptr<Daemon>> d =
         Daemon::Start(config, &features_, &store_, &clock_);
     ASSERT_OK(d.status());
@@ -74,6 +77,7 @@ class DaemonTest : public ::testing::Test {
 
   FakeClock clock_;
   FakeStore store_;
+  testing::FakeBpfStats stats_;
   KernelFeatures features_ = AllKinds();
   std::string dir_;
   std::unique_ptr<Daemon> daemon_;
@@ -95,6 +99,92 @@ TEST_F(DaemonTest, StartIsIdempotentAndListed) {
   ASSERT_EQ(list.probes_size(), 1);
   EXPECT_EQ(list.probes(0).name(), "execs");
   EXPECT_EQ(store_.opens(), 1);
+}
+
+TEST_F(DaemonTest, ListProbesCarriesEachProbesCost) {
+  v1::StartProbeResponse started;
+  ASSERT_TRUE(Start("execs", "rawtracepoint:sched_process_exec", &started).ok());
+  EXPECT_FALSE(started.probe().has_cost()) << "only ListProbes reads costs";
+  {
+    std::shared_ptr<FakeCounterState> c =
+        store_.Latest("rawtracepoint:sched_process_exec");
+    absl::MutexLock lock(&c->mu);
+    c->cost.runs = 200;
+    c->cost.run_time = absl::Nanoseconds(9000);
+    c->cost.map_bytes = 4096;
+  }
+  EXPECT_EQ(stats_.holds(), 0);
+  v1::ListProbesResponse list;
+  ASSERT_TRUE(stub_->ListProbes(ContextWithDeadline().get(), {}, &list).ok());
+  ASSERT_EQ(list.probes_size(), 1);
+  const v1::ProbeCost& cost = list.probes(0).cost();
+  EXPECT_EQ(cost.run_count(), 200u);
+  EXPECT_EQ(cost.run_time().nanos(), 9000);
+  EXPECT_EQ(cost.map_bytes(), 4096u);
+  EXPECT_TRUE(cost.stats_on()) << "a listing asks for run-time statistics";
+  EXPECT_EQ(cost.stats_since().seconds(), absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(cost.stats_problem(), "");
+  EXPECT_EQ(stats_.holds(), 1);
+
+  stats_.FailWith(absl::PermissionDeniedError("needs CAP_SYS_ADMIN"));
+  clock_.Advance(absl::Minutes(11));  // the hold lapses...
+  for (absl::Time deadline = absl::Now() + absl::Seconds(10);
+       stats_.holds() > 0 && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(2))) {
+  }
+  ASSERT_EQ(stats_.holds(), 0);
+  ASSERT_TRUE(stub_->ListProbes(ContextWithDeadline().get(), {}, &list).ok());
+  EXPECT_FALSE(list.probes(0).cost().stats_on());  // ...and cannot come back
+  EXPECT_FALSE(list.probes(0).cost().has_stats_since());
+  EXPECT_EQ(list.probes(0).cost().stats_problem(), "needs CAP_SYS_ADMIN");
+}
+
+TEST_F(DaemonTest, ServesMetricsUntilShutdown) {
+  ASSERT_TRUE(Start("execs", "rawtracepoint:sched_process_exec").ok());
+  store_.Latest("rawtracepoint:sched_process_exec")->Add(7);
+  const std::string address = daemon_->metrics_address();
+  ASSERT_FALSE(address.empty());
+  absl::StatusOr<testing::HttpResponse> r =
+      testing::HttpRequest(address, "GET", "/metrics");
+  ASSERT_OK(r.status());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_THAT(r->body, HasSubstr("tally_probe_events_total{probe=\"execs\""));
+  EXPECT_THAT(r->body, HasSubstr("tally_agent_info{version="));
+  ASSERT_OK(daemon_->Shutdown());
+  EXPECT_FALSE(testing::HttpRequest(address, "GET", "/metrics").ok())
+      << "the metrics port closes on shutdown";
+}
+
+TEST(DaemonStartTest, MetricsAndStatisticsProblemsAtStart) {
+  FakeClock clock;
+  FakeStore store;
+  KernelFeatures features = AllKinds();
+  const std::string dir = testing::MakeTempDir();
+  DaemonConfig config;
+  config.identity = {"fake-node", "epoch-1", clock.Now()};
+  config.listen.address = absl::StrCat("unix:", dir, "/tallyd.sock");
+  config.metrics_listen = "[::1]:0";
+  EXPECT_THAT(Daemon::Start(config, &features, &store, &clock).status(),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("IPv6")));
+  // Always-on statistics the kernel refuses: serving anyway, with a warning.
+  testing::FakeBpfStats stats;
+  stats.FailWith(absl::PermissionDeniedError("needs CAP_SYS_ADMIN"));
+  config.metrics_listen = "";
+  config.bpf_stats = &stats;
+  config.bpf_stats_mode = BpfStatsMode::kAlways;
+  absl::StatusOr<std::unique_ptr<Daemon>> d =
+      Daemon::Start(config, &features, &store, &clock);
+  ASSERT_OK(d.status());
+  auto stub = v1::Agent::NewStub(grpc::CreateChannel(
+      (*d)->address(), grpc::InsecureChannelCredentials()));
+  v1::GetInfoResponse info;
+  ASSERT_TRUE(stub->GetInfo(ContextWithDeadline().get(), {}, &info).ok());
+  ASSERT_EQ(info.warnings_size(), 1);
+  EXPECT_THAT(info.warnings(0), HasSubstr("--bpf_stats=always"));
+  EXPECT_THAT(info.warnings(0), HasSubstr("needs CAP_SYS_ADMIN"));
+  d->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(DaemonTest, BadRequestsGetTheirCodes) {

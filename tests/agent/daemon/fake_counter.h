@@ -22,7 +22,11 @@ namespace tally::testing {
 struct FakeCounterState {
   absl::Mutex mu;
   uint64_t total ABSL_GUARDED_BY(mu) = 0;
+  // Highest count first, as a real counter's top keys are.
   std::vector<KeyCount> keys ABSL_GUARDED_BY(mu);
+  uint64_t dropped_keys ABSL_GUARDED_BY(mu) = 0;
+  uint64_t reclaimed ABSL_GUARDED_BY(mu) = 0;
+  uint64_t reclaimed_keys ABSL_GUARDED_BY(mu) = 0;
   bool detached ABSL_GUARDED_BY(mu) = false;
   bool destroyed ABSL_GUARDED_BY(mu) = false;
   int reads ABSL_GUARDED_BY(mu) = 0;
@@ -30,6 +34,8 @@ struct FakeCounterState {
   // Counts read after Detach(): a final read must come after it.
   int reads_after_detach ABSL_GUARDED_BY(mu) = 0;
   absl::Status read_error ABSL_GUARDED_BY(mu);
+  CounterCost cost ABSL_GUARDED_BY(mu);
+  int cost_reads ABSL_GUARDED_BY(mu) = 0;
 
   // Events happen: counted unless detached.
   void Add(uint64_t n) {
@@ -59,6 +65,9 @@ class FakeCounter : public Counter {
     if (!state_->read_error.ok()) return state_->read_error;
     CounterSnapshot snap;
     snap.total = state_->total;
+    snap.dropped_keys = state_->dropped_keys;
+    snap.reclaimed = state_->reclaimed;
+    snap.reclaimed_keys = state_->reclaimed_keys;
     snap.distinct_keys = state_->keys.size();
     for (size_t i = 0; i < state_->keys.size() && i < top_n; ++i) {
       snap.top_keys.push_back(state_->keys[i]);
@@ -71,9 +80,70 @@ class FakeCounter : public Counter {
     state_->detached = true;
   }
 
+  absl::StatusOr<CounterCost> Cost() const override {
+    absl::MutexLock lock(&state_->mu);
+    ++state_->cost_reads;
+    if (!state_->read_error.ok()) return state_->read_error;
+    return state_->cost;
+  }
+
  private:
   std::shared_ptr<FakeCounterState> state_;
   const bool keeps_counting_;
+};
+
+// BPF statistics a test switches: how many holds are alive, and whether
+// Enable() fails.
+class FakeBpfStats : public BpfStats {
+ public:
+  absl::StatusOr<std::unique_ptr<BpfStatsHold>> Enable() override {
+    absl::MutexLock lock(&state_->mu);
+    if (!state_->enable_error.ok()) return state_->enable_error;
+    ++state_->holds;
+    ++state_->enables;
+    return std::make_unique<Hold>(state_);
+  }
+  bool On() const override {
+    absl::MutexLock lock(&state_->mu);
+    return state_->holds > 0 || state_->sysctl;
+  }
+  int holds() const {
+    absl::MutexLock lock(&state_->mu);
+    return state_->holds;
+  }
+  int enables() const {
+    absl::MutexLock lock(&state_->mu);
+    return state_->enables;
+  }
+  void FailWith(absl::Status s) {
+    absl::MutexLock lock(&state_->mu);
+    state_->enable_error = std::move(s);
+  }
+  void SetSysctl(bool on) {
+    absl::MutexLock lock(&state_->mu);
+    state_->sysctl = on;
+  }
+
+ private:
+  struct State {
+    absl::Mutex mu;
+    int holds ABSL_GUARDED_BY(mu) = 0;
+    int enables ABSL_GUARDED_BY(mu) = 0;
+    bool sysctl ABSL_GUARDED_BY(mu) = false;
+    absl::Status enable_error ABSL_GUARDED_BY(mu);
+  };
+  class Hold : public BpfStatsHold {
+   public:
+    explicit Hold(std::shared_ptr<State> s) : s_(std::move(s)) {}
+    ~Hold() override {
+      absl::MutexLock lock(&s_->mu);
+      --s_->holds;
+    }
+
+   private:
+    std::shared_ptr<State> s_;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 class FakeStore : public ProbeStore {

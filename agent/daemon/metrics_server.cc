@@ -1,0 +1,178 @@
+#include "agent/daemon/metrics_server.h"
+
+#include <civetweb.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/daemon/metrics_exposition.h"
+#include "common/quote.h"
+#include "glog/logging.h"
+
+namespace tally {
+namespace {
+
+// Enough for any scraper; more is a 400.
+constexpr char kMaxRequestBytes[] = "8192";
+// For the whole request to arrive (civetweb measures from its start), and
+// for each write of the answer.
+constexpr char kRequestTimeoutMs[] = "5000";
+// Scrapes are short; a few threads serve a few scrapers while a slow
+// client waits out its timeout on another.
+constexpr char kThreads[] = "4";
+
+void InitLibrary() {
+  static std::once_flag once;
+  std::call_once(once, [] { mg_init_library(0); });
+}
+
+// civetweb's own messages (bad requests, timeouts): for debugging only.
+int LogMessage(const mg_connection* /*conn*/, const char* message) {
+  VLOG(1) << "metrics server: " << message;
+  return 1;  // handled: civetweb prints nothing itself
+}
+
+void Reply(mg_connection* conn, int code, const char* reason,
+           const char* extra_headers, const std::string& body, bool head) {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\n"
+            "Content-Type: %s\r\n"
+            "Content-Length: %zu\r\n"
+            "Cache-Control: no-store\r\n"
+            "%s"
+            "Connection: close\r\n\r\n",
+            code, reason,
+            code == 200 ? kExpositionContentType : "text/plain; charset=utf-8",
+            body.size(), extra_headers);
+  if (!head) mg_write(conn, body.data(), body.size());
+}
+
+// Opens and closes a connection to "HOST:PORT" (0.0.0.0 reaches this host).
+void Poke(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  addrinfo hints = {};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(address.substr(0, colon).c_str(),
+                  address.substr(colon + 1).c_str(), &hints, &res) != 0) {
+    return;
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    (void)connect(fd, res->ai_addr, res->ai_addrlen);
+    close(fd);
+  }
+  freeaddrinfo(res);
+}
+
+}  // namespace
+
+absl::Status ValidateMetricsListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen=", Quote(listen),
+        " is not HOST:PORT (e.g. 127.0.0.1:9464, 0.0.0.0:9464)"));
+  }
+  const std::string host = listen.substr(0, colon);
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port > 65535 ||
+      listen.substr(colon + 1).find_first_not_of("0123456789") !=
+          std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen=", Quote(listen), ": the port must be 0 to 65535"));
+  }
+  if (absl::StrContains(host, ":") || absl::StrContains(host, "[")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen=", Quote(listen),
+        ": IPv6 addresses are not supported (Debian's civetweb is built "
+        "without IPv6); use an IPv4 address such as 0.0.0.0"));
+  }
+  if (host.find_first_of(" ,") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen=", Quote(listen), ": not a host name or address"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& listen, Render render) {
+  if (absl::Status s = ValidateMetricsListen(listen); !s.ok()) return s;
+  InitLibrary();
+  std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(render)));
+  mg_callbacks callbacks;
+  std::memset(&callbacks, 0, sizeof(callbacks));
+  callbacks.log_message = &LogMessage;
+  const char* options[] = {"listening_ports",
+                           listen.c_str(),
+                           "num_threads",
+                           kThreads,
+                           "request_timeout_ms",
+                           kRequestTimeoutMs,
+                           "max_request_size",
+                           kMaxRequestBytes,
+                           "enable_keep_alive",
+                           "no",
+                           nullptr};
+  server->ctx_ = mg_start(&callbacks, server.get(), options);
+  if (server->ctx_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on --metrics_listen=", listen,
+                     " (in use, or not an address of this host)"));
+  }
+  mg_set_request_handler(server->ctx_, "/metrics$", &MetricsServer::Handle,
+                         server.get());
+  mg_server_port port;
+  if (mg_get_server_ports(server->ctx_, 1, &port) != 1) {
+    return absl::UnavailableError(
+        absl::StrCat("--metrics_listen=", listen, ": no port bound"));
+  }
+  server->address_ =
+      absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port.port);
+  LOG(INFO) << "metrics (plaintext HTTP) on http://" << server->address_
+            << "/metrics";
+  return server;
+}
+
+MetricsServer::~MetricsServer() {
+  if (ctx_ == nullptr) return;
+  // civetweb's listening thread sees the stop flag only between polls of
+  // its sockets, which last up to 2 s: a connection ends the poll at once.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([this, &stopped] {
+    mg_stop(ctx_);
+    stopped = true;
+  });
+  for (int i = 0; i < 100 && !stopped; ++i) {
+    if (!address_.empty()) Poke(address_);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  stopper.join();
+}
+
+int MetricsServer::Handle(mg_connection* conn, void* self) {
+  const mg_request_info* request = mg_get_request_info(conn);
+  const bool head = std::strcmp(request->request_method, "HEAD") == 0;
+  if (!head && std::strcmp(request->request_method, "GET") != 0) {
+    Reply(conn, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
+          "only GET and HEAD\n", false);
+    return 405;
+  }
+  // "/metrics$" matches only the exact path; a query string is ignored.
+  std::string body = static_cast<MetricsServer*>(self)->render_();
+  Reply(conn, 200, "OK", "", body, head);
+  return 200;
+}
+
+}  // namespace tally

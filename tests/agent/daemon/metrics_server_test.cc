@@ -1,0 +1,174 @@
+// The /metrics HTTP server (civetweb) on loopback with a fake body: GET and
+// HEAD of /metrics only, and bad requests (another path or method, huge
+// headers, garbage, slow and silent clients) get an error or a timeout
+// while the server keeps serving. No root.
+#include "agent/daemon/metrics_server.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/daemon/metrics_exposition.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/status_matchers.h"
+
+namespace tally {
+namespace {
+
+using ::tally::testing::ConnectTcp;
+using ::tally::testing::HttpRequest;
+using ::tally::testing::HttpResponse;
+using ::tally::testing::RawExchange;
+using ::tally::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kBody[] = "# HELP x X.\n# TYPE x gauge\nx 1\n";
+
+class MetricsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = MetricsServer::Start("127.0.0.1:0", [this] {
+      ++renders_;
+      return std::string(kBody);
+    });
+    ASSERT_OK(server);
+    server_ = *std::move(server);
+  }
+
+  // A scrape that works: the server still serves.
+  void ExpectServing() {
+    absl::StatusOr<HttpResponse> r =
+        HttpRequest(server_->address(), "GET", "/metrics");
+    ASSERT_OK(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, kBody);
+  }
+
+  std::atomic<int> renders_{0};
+  std::unique_ptr<MetricsServer> server_;
+};
+
+TEST_F(MetricsServerTest, GetServesTheExposition) {
+  EXPECT_THAT(server_->address(), StartsWith("127.0.0.1:"));
+  EXPECT_NE(server_->address(), "127.0.0.1:0");
+  absl::StatusOr<HttpResponse> r =
+      HttpRequest(server_->address(), "GET", "/metrics?x=1");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->headers["content-type"], kExpositionContentType);
+  EXPECT_EQ(r->body, kBody);
+  EXPECT_EQ(renders_, 1);
+}
+
+TEST_F(MetricsServerTest, HeadHasNoBody) {
+  absl::StatusOr<HttpResponse> r =
+      HttpRequest(server_->address(), "HEAD", "/metrics");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->headers["content-length"], absl::StrCat(sizeof(kBody) - 1));
+  EXPECT_EQ(r->body, "");
+}
+
+TEST_F(MetricsServerTest, OtherPathsAre404) {
+  for (const char* path : {"/", "/metricsx", "/metrics/x", "/debug", "/../etc"}) {
+    absl::StatusOr<HttpResponse> r =
+        HttpRequest(server_->address(), "GET", path);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->status, 404) << path;
+  }
+  EXPECT_EQ(renders_, 0);
+  ExpectServing();
+}
+
+TEST_F(MetricsServerTest, OtherMethodsAre405) {
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+    absl::StatusOr<HttpResponse> r =
+        HttpRequest(server_->address(), method, "/metrics");
+    ASSERT_OK(r);
+    EXPECT_EQ(r->status, 405) << method;
+    EXPECT_EQ(r->headers["allow"], "GET, HEAD");
+  }
+  EXPECT_EQ(renders_, 0);
+  ExpectServing();
+}
+
+TEST_F(MetricsServerTest, HugeHeadersAndGarbageGetAnError) {
+  const std::string huge =
+      absl::StrCat("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ",
+                   std::string(1 << 20, 'a'), "\r\n\r\n");
+  for (const std::string& request :
+       {huge, std::string("\x01\x02\x03 nonsense\r\n\r\n"),
+        std::string("GET /metrics HTTP/9.9\r\n\r\n"),
+        std::string(20000, '\n')}) {
+    absl::StatusOr<std::string> raw =
+        RawExchange(server_->address(), request, absl::Seconds(20));
+    ASSERT_OK(raw);
+    // An error status (4xx, 5xx), or closed without an answer.
+    if (raw->empty()) continue;
+    absl::StatusOr<HttpResponse> r = testing::ParseHttpResponse(*raw);
+    ASSERT_OK(r);
+    EXPECT_GE(r->status, 400) << raw->substr(0, 80);
+  }
+  EXPECT_EQ(renders_, 0);
+  ExpectServing();
+}
+
+TEST_F(MetricsServerTest, SlowAndSilentClientsTimeOutAndOthersAreServed) {
+  // More stalled connections than the server has threads: some send half a
+  // request and stop, some say nothing. Each is cut when its request has not
+  // arrived whole in time; a real scrape is served meanwhile or right after.
+  std::vector<ScopedFd> stalled;
+  for (int i = 0; i < 8; ++i) {
+    absl::StatusOr<ScopedFd> fd = ConnectTcp(server_->address());
+    ASSERT_OK(fd);
+    if (i % 2 == 0) {
+      const char partial[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+      ASSERT_GT(send(fd->get(), partial, sizeof(partial) - 1, MSG_NOSIGNAL), 0);
+    }
+    stalled.push_back(*std::move(fd));
+  }
+  absl::StatusOr<HttpResponse> r = HttpRequest(
+      server_->address(), "GET", "/metrics", absl::Seconds(30));
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 200);
+  // Every stalled connection was closed by the server (not by us).
+  for (ScopedFd& fd : stalled) {
+    timeval tv = {30, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[512];
+    ssize_t n;
+    while ((n = recv(fd.get(), buf, sizeof(buf), 0)) > 0) {
+    }
+    EXPECT_EQ(n, 0) << "the server should have closed it";
+  }
+  EXPECT_EQ(renders_, 1);
+  ExpectServing();
+}
+
+TEST(MetricsServerListenTest, BadAddressesAreInvalid) {
+  for (const char* listen : {"", "9464", ":9464", "127.0.0.1", "127.0.0.1:x",
+                             "127.0.0.1:70000", "[::]:9464", "::1:9464",
+                             "127.0.0.1:-1", "a b:1"}) {
+    EXPECT_THAT(MetricsServer::Start(listen, [] { return std::string(); }),
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_))
+        << listen;
+  }
+}
+
+TEST(MetricsServerListenTest, APortInUseIsUnavailable) {
+  auto first = MetricsServer::Start("127.0.0.1:0", [] { return std::string(); });
+  ASSERT_OK(first);
+  EXPECT_THAT(MetricsServer::Start((*first)->address(),
+                                   [] { return std::string(); }),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+}
+
+}  // namespace
+}  // namespace tally
