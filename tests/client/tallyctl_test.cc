@@ -287,7 +287,14 @@ TEST_F(TallyctlFleetTest, StartWatchKillRestartStopAcrossTheFleet) {
   EXPECT_EQ(stopped[0].probe().state(), v1::PROBE_STATE_STOPPED);
   RunResult empty = Ctl({"--agents", Agents(), "--output", "json", "list"});
   EXPECT_EQ(empty.exit_code, 0);
-  EXPECT_TRUE(Lines(empty.out).empty()) << empty.out;
+  // An agent with no probes still gets a line (so an empty node is
+  // visible), and that line carries no probe.
+  std::vector<v1::AgentLine> empty_lines = Lines(empty.out);
+  ASSERT_EQ(empty_lines.size(), static_cast<size_t>(kAgents)) << empty.out;
+  for (const v1::AgentLine& line : empty_lines) {
+    EXPECT_FALSE(line.has_probe()) << empty.out;
+    EXPECT_TRUE(line.error().empty()) << empty.out;
+  }
 
   watch.Signal(SIGINT);
   EXPECT_EQ(watch.Wait(absl::Seconds(20)), 0) << watch.Stderr();
