@@ -11,12 +11,14 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "agent/probe/privileges.h"
 #include "common/status_macros.h"
@@ -201,7 +203,31 @@ absl::Status PinRoot::RemoveAll(std::vector<std::string>* removed) {
     RETURN_IF_ERROR(Remove(name));
     removed->push_back(name);
   }
-  return RemovePinTree(path_);
+  // Only what tally wrote goes: a mistyped --pin_dir (say /sys/fs/bpf
+  // itself) must never take another tool's pins with it.
+  (void)unlink(absl::StrCat(path_, "/", kAliveMap).c_str());
+  if (rmdir(path_.c_str()) == 0) return absl::OkStatus();
+  const int err = errno;
+  std::vector<std::string> left;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(path_, ec)) {
+    left.push_back(entry.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  constexpr size_t kNamed = 5;
+  std::string named = absl::StrJoin(
+      left.begin(), left.begin() + std::min(left.size(), kNamed), ", ");
+  if (left.size() > kNamed) {
+    absl::StrAppend(&named, " and ", left.size() - kNamed, " more");
+  }
+  if (left.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "removing ", path_, " failed: ", ErrnoName(err)));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "left ", path_, " in place: it holds ", left.size(),
+      " entr", left.size() == 1 ? "y" : "ies", " tally did not write (",
+      named, "); remove them yourself if no other tool uses them"));
 }
 
 absl::Status PinRoot::WriteRecord(const std::string& dir,

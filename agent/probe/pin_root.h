@@ -51,7 +51,9 @@ class PinRoot {
 
   // Unpins everything under the probe's directory and removes it.
   absl::Status Remove(const std::string& name);
-  // Removes every probe and the root itself: tallyd --uninstall.
+  // Removes every probe, the alive map and the root itself: tallyd
+  // --uninstall. Pins tally did not write stay, and so does the root then
+  // (FAILED_PRECONDITION naming them).
   absl::Status RemoveAll(std::vector<std::string>* removed);
 
   // A record kept with a probe: written once, updated in place.

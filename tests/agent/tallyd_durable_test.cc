@@ -41,6 +41,7 @@ using ::tally::testing::AgentProcess;
 using ::tally::testing::CallGetppid;
 using ::tally::testing::ContextWithDeadline;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr uint64_t kN = 300;
 
@@ -276,6 +277,27 @@ TEST_F(TallydDurableTest, UninstallLeavesNoProgramLinkMapOrPin) {
   };
   for (uint32_t id : links) EXPECT_TRUE(gone(&bpf_link_get_fd_by_id, id)) << id;
   for (uint32_t id : maps) EXPECT_TRUE(gone(&bpf_map_get_fd_by_id, id)) << id;
+}
+
+TEST_F(TallydDurableTest, UninstallLeavesAnotherToolsPinsAlone) {
+  Start(testing::GetppidProbe("tp"));
+  // Another tool's pin beside tally's, as under a mistyped --pin_dir.
+  const std::string other = pins_ + "/othertool";
+  fs::create_directories(other);
+  int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "othertool", 4, 4, 1, nullptr);
+  ASSERT_GE(map, 0);
+  ASSERT_EQ(bpf_obj_pin(map, (other + "/state").c_str()), 0);
+  close(map);
+  Kill9();
+  testing::RunResult r = testing::Run({testing::RunfilePath("agent/tallyd"),
+                                       "--uninstall", "--pin_dir=" + pins_});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("removed probe tp"));
+  EXPECT_THAT(r.err, HasSubstr("othertool"));
+  EXPECT_THAT(r.err, HasSubstr("tally did not write"));
+  EXPECT_THAT(r.out, Not(HasSubstr("no tally program, link or map is left")));
+  EXPECT_TRUE(fs::exists(other + "/state"));
+  EXPECT_FALSE(fs::exists(pins_ + "/tp"));
 }
 
 TEST_F(TallydDurableTest, WhatARestartedAgentCannotUseIsReportedNotFatal) {

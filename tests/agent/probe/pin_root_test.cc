@@ -2,6 +2,7 @@
 // assembled then committed, leftovers cleaned or reported.
 #include "agent/probe/pin_root.h"
 
+#include <bpf/bpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@ namespace tally {
 namespace {
 
 using ::tally::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class PinRootTest : public ::testing::Test {
@@ -116,6 +118,34 @@ TEST_F(PinRootTest, RemoveAllLeavesNothing) {
   ASSERT_OK((*root)->RemoveAll(&removed));
   EXPECT_THAT(removed, ::testing::UnorderedElementsAre("a", "b.c"));
   EXPECT_NE(access(root_.c_str(), F_OK), 0);
+}
+
+TEST_F(PinRootTest, RemoveAllLeavesOtherToolsPinsAlone) {
+  auto root = PinRoot::Open(root_);
+  ASSERT_OK(root.status());
+  absl::StatusOr<std::string> dir = (*root)->NewProbeDir();
+  ASSERT_OK(dir.status());
+  ASSERT_OK(PinRoot::WriteRecord(*dir, "record"));
+  ASSERT_OK((*root)->Commit(*dir, "ours"));
+  // Another tool's pins beside tally's (as under a mistyped --pin_dir).
+  const std::string other = root_ + "/othertool";
+  ASSERT_EQ(mkdir(other.c_str(), 0700), 0);
+  ASSERT_OK(PinRoot::WriteRecord(root_, "not a probe: a pin in the root"));
+  int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "othertool", 4, 4, 1, nullptr);
+  ASSERT_GE(map, 0);
+  ASSERT_OK(PinFd(map, other + "/state"));
+  close(map);
+
+  std::vector<std::string> removed;
+  EXPECT_THAT((*root)->RemoveAll(&removed),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("tally did not write"),
+                             HasSubstr("othertool"), HasSubstr("meta"))));
+  EXPECT_THAT(removed, ::testing::ElementsAre("ours"));
+  EXPECT_NE(access((*root)->ProbeDir("ours").c_str(), F_OK), 0);
+  EXPECT_EQ(access((other + "/state").c_str(), F_OK), 0);
+  EXPECT_EQ(access((root_ + "/meta").c_str(), F_OK), 0);
+  EXPECT_NE(access((root_ + "/alive").c_str(), F_OK), 0);
 }
 
 TEST(PinRootPathTest, OutsideBpffsIsAClearPrecondition) {
