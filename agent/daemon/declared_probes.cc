@@ -26,6 +26,13 @@ absl::StatusOr<std::unique_ptr<DeclaredProbes>> DeclaredProbes::Start(
     std::string node, const HostPids* host_pids, Clock* clock) {
   std::unique_ptr<DeclaredProbes> d(new DeclaredProbes(
       std::move(path), manager, limits, std::move(node), host_pids, clock));
+  // What an earlier agent started from this file is the last good set
+  // until the file applies (it may not parse now).
+  {
+    const uint32_t adopted = manager->ClaimDeclared(d->path_);
+    absl::MutexLock lock(&d->status_->mu);
+    d->status_->declared = adopted;
+  }
   DeclaredProbes* self = d.get();
   // Calls come one at a time: the first inside FileWatcher::Start (so the
   // agent serves only once it has converged), the rest on its thread.

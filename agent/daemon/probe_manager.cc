@@ -436,6 +436,16 @@ void ProbeManager::Reconcile(std::string origin,
   }
 }
 
+uint32_t ProbeManager::ClaimDeclared(const std::string& origin) {
+  absl::MutexLock lock(&mu_);
+  declaring_file_ = origin;
+  uint32_t declared = 0;
+  for (const auto& [name, entry] : probes_) {
+    if (entry.origin == origin) ++declared;
+  }
+  return declared;
+}
+
 ReconcileResult ProbeManager::DoReconcile(
     const std::string& origin, const std::vector<DeclaredConfig>& declared) {
   ReconcileResult result;

@@ -144,6 +144,12 @@ class ProbeManager : public ProbeSource {
   // FAILED_PRECONDITION naming the file for a declared probe.
   void Stop(std::string name, StopDone done) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Makes `origin` the probes file that owns its probes (the API may not
+  // stop or redefine them) before its first reconcile, so that probes
+  // re-adopted from it stay its own while it does not parse. Returns how
+  // many of the probes here it declares.
+  uint32_t ClaimDeclared(const std::string& origin) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Converges the probes declared by `origin` (a probes file) to
   // `declared`: starts new ones, replaces changed ones (a new incarnation),
   // stops those no longer declared, leaves unchanged ones alone (no detach,

@@ -67,7 +67,7 @@ class DeclaredProbesTest : public ::testing::Test {
     config.identity = {"node-a", "epoch", clock_.Now()};
     config.listen.address = absl::StrCat("unix:", dir_, "/tallyd.sock");
     config.probes_file = file_;
-    auto d = Daemon::Start(config, &features_, &store_, &clock_);
+    auto d = Daemon::Start(config, &features_, store_ptr_, &clock_);
     ASSERT_OK(d.status());
     daemon_ = *std::move(d);
     stub_ = v1::Agent::NewStub(grpc::CreateChannel(
@@ -90,6 +90,7 @@ class DeclaredProbesTest : public ::testing::Test {
 
   FakeClock clock_;
   FakeStore store_;
+  FakeStore* store_ptr_ = &store_;
   KernelFeatures features_ = AllKinds();
   std::string dir_, file_;
   std::unique_ptr<Daemon> daemon_;
@@ -201,6 +202,39 @@ TEST_F(DeclaredProbesTest, TheApiCannotStopOrRedefineADeclaredProbe) {
   s = stub_->StartProbe(ContextWithDeadline().get(), start, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(resp.created());
+}
+
+TEST_F(DeclaredProbesTest, ARestartWhileTheFileIsBrokenKeepsTheLastGoodSet) {
+  FakeStore durable(/*durable=*/true);
+  store_ptr_ = &durable;
+  Write("probes:\n  - {name: decl, hook: 'rt:a'}\n");
+  StartDaemon();
+  const uint64_t id = Probes()["decl"].probe_id();
+  // Broken, then the agent restarts (kill -9, upgrade) before it is fixed.
+  Write("probes: [\n");
+  daemon_.reset();
+  StartDaemon();
+  std::map<std::string, v1::Probe> probes = Probes();
+  ASSERT_EQ(probes.count("decl"), 1u);
+  EXPECT_EQ(probes["decl"].probe_id(), id);
+  EXPECT_EQ(probes["decl"].origin(), file_);
+  v1::ProbesFileStatus status = FileStatus();
+  EXPECT_FALSE(status.error().empty());
+  EXPECT_EQ(status.declared(), 1u);
+  // Still the file's: the API may neither stop nor redefine it.
+  v1::StopProbeRequest stop;
+  stop.set_name("decl");
+  v1::StopProbeResponse stopped;
+  grpc::Status s =
+      stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::StartProbeRequest start;
+  start.set_name("decl");
+  start.set_hook("rt:other");
+  v1::StartProbeResponse resp;
+  s = stub_->StartProbe(ContextWithDeadline().get(), start, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  daemon_.reset();
 }
 
 TEST_F(DeclaredProbesTest, NoFileAtStartDeclaresNothingUntilOneAppears) {
