@@ -36,6 +36,11 @@ absl::Status CallerGaveUp(const std::string& name) {
                    name, "' was started; nothing was left running"));
 }
 
+std::string ExpiredReason(absl::Duration ttl, absl::Time expires_at) {
+  return absl::StrCat("its ttl of ", absl::FormatDuration(ttl), " passed at ",
+                      absl::FormatTime(expires_at));
+}
+
 std::shared_ptr<ActiveProbe> ActiveFrom(const ProbeRecord& r,
                                         std::unique_ptr<Counter> counter) {
   auto p = std::make_shared<ActiveProbe>();
@@ -118,7 +123,10 @@ std::vector<std::string> ProbeManager::Adopt() {
       entry.ttl = a.record.ttl;
       entry.expires_at = a.record.expires_at;
       entry.origin = a.record.origin;
-      if (!a.problem.ok() || a.counter == nullptr) {
+      if (a.ended) {
+        entry.error = ExpiredReason(a.record.ttl, a.record.expires_at);
+        entry.not_running = ProbeState::kExpired;
+      } else if (!a.problem.ok() || a.counter == nullptr) {
         entry.error = std::string(a.problem.message());
         LOG(WARNING) << "probe " << name
                      << " could not be re-adopted: " << entry.error;
@@ -136,7 +144,8 @@ std::vector<std::string> ProbeManager::Adopt() {
   }
   // Its TTL passed while no agent ran: it ends now, as it would have.
   for (const std::string& name : expired) {
-    (void)DoStop(name, ProbeState::kExpired);
+    absl::StatusOr<ProbeInfo> ended = DoStop(name, ProbeState::kExpired);
+    if (ended.ok()) KeepExpiredDeclared(*ended);
   }
   // Maps another agent version wrote cannot be read: start it afresh, a
   // new incarnation, and say so.
@@ -506,10 +515,10 @@ ReconcileResult ProbeManager::DoReconcile(
     if (wanted.count(name) == 0) ++result.stopped;
   }
   for (const std::string& name : forget) {
-    if (wanted.count(name) == 0) {
-      (void)store_->Remove(name);
-      ++result.stopped;
-    }
+    // Whatever the store keeps of it (an expired record, maps that could
+    // not be re-adopted) goes: it is started afresh or not at all.
+    (void)store_->Remove(name);
+    if (wanted.count(name) == 0) ++result.stopped;
   }
   for (const DeclaredConfig* d : start) {
     absl::StatusOr<StartResult> started = DoStart(d->config, nullptr, origin);
@@ -559,21 +568,28 @@ void ProbeManager::StopExpired() {
   }
   for (const std::string& name : expired) {
     absl::StatusOr<ProbeInfo> ended = DoStop(name, ProbeState::kExpired);
-    if (!ended.ok() || ended->origin.empty()) continue;
-    // Still declared: it stays listed as expired, so a reconcile of the
-    // same file does not start it again.
-    Entry entry;
-    entry.probe = ended->probe;
-    entry.ttl = ended->ttl;
-    entry.expires_at = ended->expires_at;
-    entry.error =
-        absl::StrCat("its ttl of ", absl::FormatDuration(ended->ttl),
-                     " passed at ", absl::FormatTime(ended->expires_at));
-    entry.not_running = ProbeState::kExpired;
-    entry.origin = ended->origin;
-    absl::MutexLock lock(&mu_);
-    probes_.emplace(name, std::move(entry));
+    if (ended.ok()) KeepExpiredDeclared(*ended);
   }
+}
+
+void ProbeManager::KeepExpiredDeclared(const ProbeInfo& ended) {
+  if (ended.origin.empty()) return;
+  // Still declared: it stays listed as expired, and its record stays in the
+  // store, so that neither a reconcile of the same file nor the next agent
+  // starts it again.
+  Entry entry;
+  entry.probe = ended.probe;
+  entry.ttl = ended.ttl;
+  entry.expires_at = ended.expires_at;
+  entry.error = ExpiredReason(ended.ttl, ended.expires_at);
+  entry.not_running = ProbeState::kExpired;
+  entry.origin = ended.origin;
+  if (absl::Status s = store_->Retire(RecordOf(entry)); !s.ok()) {
+    LOG(WARNING) << "keeping the record of expired probe " << ended.probe->name
+                 << ": " << s;
+  }
+  absl::MutexLock lock(&mu_);
+  probes_.emplace(ended.probe->name, std::move(entry));
 }
 
 absl::StatusOr<std::vector<ProbeInfo>> ProbeManager::List(

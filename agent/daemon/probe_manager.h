@@ -203,6 +203,8 @@ class ProbeManager : public ProbeSource {
   absl::StatusOr<ProbeInfo> DoStop(const std::string& name, ProbeState state)
       ABSL_LOCKS_EXCLUDED(mu_);
   void StopExpired() ABSL_LOCKS_EXCLUDED(mu_);
+  // A declared probe whose TTL passed stays listed (and kept) as expired.
+  void KeepExpiredDeclared(const ProbeInfo& ended) ABSL_LOCKS_EXCLUDED(mu_);
   // What the store keeps for `entry`.
   static ProbeRecord RecordOf(const Entry& entry);
   // The entry as the API describes it, without reading its counter.

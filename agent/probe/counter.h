@@ -144,6 +144,9 @@ struct AdoptedProbe {
   // The counts restarted: the maps could not be read (another layout), so
   // the probe must be opened afresh, as a new incarnation.
   bool must_reopen = false;
+  // A declared probe whose TTL passed (ProbeStore::Retire): no counter, it
+  // stays listed as expired.
+  bool ended = false;
 };
 
 struct Adoption {
@@ -169,6 +172,10 @@ class ProbeStore {
   virtual absl::Status Update(const ProbeRecord& record) = 0;
   // Forgets a stopped probe: whatever would keep it beyond this agent goes.
   virtual absl::Status Remove(const std::string& name) = 0;
+  // Keeps only the record of a probe that ended but is still declared (its
+  // TTL passed), so that the next agent does not start it again; Remove
+  // forgets it.
+  virtual absl::Status Retire(const ProbeRecord& record) = 0;
   // Re-adopts every probe an earlier agent left; once, before serving.
   virtual Adoption AdoptAll() = 0;
   // The agent is alive at `now`: where it dies, a window starts here.

@@ -63,8 +63,21 @@ absl::Status KernelProbeStore::Update(const ProbeRecord& record) {
   const std::string dir = pins_->ProbeDir(record.name);
   ASSIGN_OR_RETURN(std::string bytes, PinRoot::ReadRecord(dir));
   ASSIGN_OR_RETURN(PinnedRecord old, ParsePinned(bytes));
-  return PinRoot::WriteRecord(
-      dir, SerializePinned(Pinned(record, old.links_pinned)));
+  PinnedRecord updated = Pinned(record, old.links_pinned);
+  updated.ended = old.ended;
+  return PinRoot::WriteRecord(dir, SerializePinned(updated));
+}
+
+absl::Status KernelProbeStore::Retire(const ProbeRecord& record) {
+  if (pins_ == nullptr) return absl::OkStatus();
+  (void)pins_->Remove(record.name);
+  ASSIGN_OR_RETURN(std::string dir, pins_->NewProbeDir());
+  PinnedRecord ended = Pinned(record, false);
+  ended.ended = true;
+  absl::Status kept = PinRoot::WriteRecord(dir, SerializePinned(ended));
+  if (kept.ok()) kept = pins_->Commit(dir, record.name);
+  if (!kept.ok()) (void)RemovePinTree(dir);
+  return kept;
 }
 
 absl::Status KernelProbeStore::Remove(const std::string& name) {
@@ -103,6 +116,10 @@ AdoptedProbe KernelProbeStore::Adopt(const std::string& name, absl::Time now,
     return a;
   }
   a.record = pinned->record;
+  if (pinned->ended) {
+    a.ended = true;
+    return a;
+  }
   if (pinned->layout_version != TALLY_MAP_LAYOUT_VERSION) {
     // Never read maps of another layout: start it afresh, and say so.
     a.must_reopen = true;

@@ -33,6 +33,7 @@ class KernelProbeStore : public ProbeStore {
                                      ProbeRecord* record) override;
   absl::Status Update(const ProbeRecord& record) override;
   absl::Status Remove(const std::string& name) override;
+  absl::Status Retire(const ProbeRecord& record) override;
   Adoption AdoptAll() override;
   void MarkAlive(absl::Time now) override;
   bool durable() const override { return pins_ != nullptr; }

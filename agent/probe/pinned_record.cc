@@ -31,6 +31,7 @@ std::string SerializePinned(const PinnedRecord& pinned) {
   p.set_layout_version(pinned.layout_version);
   p.set_object_id(pinned.object_id);
   p.set_links_pinned(pinned.links_pinned);
+  p.set_ended(pinned.ended);
   p.set_name(r.name);
   p.set_hook(r.hook);
   p.set_attached(r.attached.ToSpec());
@@ -64,6 +65,7 @@ absl::StatusOr<PinnedRecord> ParsePinned(const std::string& bytes) {
   out.layout_version = p.layout_version();
   out.object_id = p.object_id();
   out.links_pinned = p.links_pinned();
+  out.ended = p.ended();
   ProbeRecord& r = out.record;
   r.name = p.name();
   r.hook = p.hook();

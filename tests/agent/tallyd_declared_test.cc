@@ -1,6 +1,7 @@
 // tallyd --probes_file on the real kernel: the file at start, the kubelet's
 // ConfigMap update (an atomic ..data symlink swap), a broken file, and
 // optional probes this kernel cannot run.
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -62,15 +63,21 @@ class TallydDeclaredTest : public ::testing::Test {
     config_map_ = std::make_unique<ConfigMapDir>(dir_ + "/config");
     fs::create_directories(dir_ + "/config");
     pid_ = absl::StrCat(getpid());
+    pins_ = absl::StrCat(
+        "/sys/fs/bpf/tally-test-declared-", getpid(), "-",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override {
     agent_.reset();
     fs::remove_all(dir_);
+    std::error_code ec;
+    fs::remove_all(pins_, ec);
   }
 
   void StartAgent() {
     AgentProcess::Options options;
     options.args = {"--probes_file=" + config_map_->file()};
+    options.pin_dir = pins_;  // kept across restarts
     auto agent = AgentProcess::Start(options);
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = *std::move(agent);
@@ -107,7 +114,7 @@ class TallydDeclaredTest : public ::testing::Test {
                         "    pid: ", pid_, "\n");
   }
 
-  std::string dir_, pid_;
+  std::string dir_, pid_, pins_;
   std::unique_ptr<ConfigMapDir> config_map_;
   std::unique_ptr<AgentProcess> agent_;
   std::unique_ptr<v1::Agent::Stub> stub_;
@@ -166,6 +173,28 @@ TEST_F(TallydDeclaredTest, ABrokenFileKeepsThePreviousSetCounting) {
   ASSERT_TRUE(Eventually([&] { return Info().probes_file().error().empty(); }));
   EXPECT_EQ(Probes()["good"].state(), v1::PROBE_STATE_RUNNING);
   EXPECT_EQ(Probes()["keep"].probe_id(), id);
+}
+
+TEST_F(TallydDeclaredTest, AnExpiredProbeIsNotStartedAgainAfterARestart) {
+  config_map_->Update("probes:\n" + Getppid("short") + "    ttl: 1s\n" +
+                      Getppid("long"));
+  StartAgent();
+  ASSERT_TRUE(Eventually([&] {
+    return Probes()["short"].state() == v1::PROBE_STATE_EXPIRED;
+  }));
+  const uint64_t long_id = Probes()["long"].probe_id();
+  agent_->Signal(SIGKILL);
+  ASSERT_TRUE(agent_->WaitExit(absl::Seconds(20)).ok());
+  StartAgent();
+  std::map<std::string, v1::Probe> p = Probes();
+  EXPECT_EQ(p["short"].state(), v1::PROBE_STATE_EXPIRED) << p["short"].error();
+  EXPECT_THAT(p["short"].error(), HasSubstr("ttl of 1s passed"));
+  EXPECT_EQ(p["long"].state(), v1::PROBE_STATE_RUNNING);
+  EXPECT_EQ(p["long"].probe_id(), long_id);
+  // Declared no more: its record goes, and --uninstall finds nothing else.
+  config_map_->Update("probes:\n" + Getppid("long"));
+  ASSERT_TRUE(Eventually([&] { return Probes().count("short") == 0; }));
+  EXPECT_FALSE(fs::exists(pins_ + "/short"));
 }
 
 TEST_F(TallydDeclaredTest, OptionalProbesThisKernelCannotRunAreSkipped) {

@@ -187,6 +187,12 @@ class FakeStore : public ProbeStore {
     return absl::OkStatus();
   }
 
+  absl::Status Retire(const ProbeRecord& record) override {
+    absl::MutexLock lock(&mu_);
+    if (durable_) kept_[record.name] = {record, nullptr, /*ended=*/true};
+    return absl::OkStatus();
+  }
+
   Adoption AdoptAll() override {
     absl::MutexLock lock(&mu_);
     Adoption out;
@@ -194,6 +200,11 @@ class FakeStore : public ProbeStore {
     for (auto& [name, kept] : kept_) {
       AdoptedProbe a;
       a.record = kept.record;
+      if (kept.ended) {
+        a.ended = true;
+        out.probes.push_back(std::move(a));
+        continue;
+      }
       if (auto it = adopt_problems_.find(name); it != adopt_problems_.end()) {
         a.problem = it->second;
         out.probes.push_back(std::move(a));
@@ -283,6 +294,7 @@ class FakeStore : public ProbeStore {
   struct KeptProbe {
     ProbeRecord record;
     std::shared_ptr<FakeCounterState> state;
+    bool ended = false;  // Retire()d: the record alone
   };
 
   const bool durable_;

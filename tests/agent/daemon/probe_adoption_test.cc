@@ -87,6 +87,29 @@ class ProbeAdoptionTest : public ::testing::Test {
     return out;
   }
 
+  // Converges to a probes file declaring `names` (each with `ttl`).
+  ReconcileResult Declare(const std::vector<std::string>& names,
+                          absl::Duration ttl = absl::ZeroDuration()) {
+    std::vector<DeclaredConfig> declared;
+    for (const std::string& name : names) {
+      DeclaredConfig d;
+      d.config.name = name;
+      d.config.hook = *ParseHookSpec("rawtracepoint:" + name);
+      d.config.ttl = ttl;
+      declared.push_back(std::move(d));
+    }
+    ReconcileResult out;
+    absl::Notification done;
+    manager_->ClaimDeclared(kFile);
+    manager_->Reconcile(kFile, std::move(declared), [&](ReconcileResult r) {
+      out = r;
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return out;
+  }
+  static constexpr char kFile[] = "/etc/tally/probes.yaml";
+
   ProbeInfo Listed(const std::string& name) {
     absl::StatusOr<std::vector<ProbeInfo>> list = manager_->List();
     EXPECT_OK(list.status());
@@ -177,6 +200,44 @@ TEST_F(ProbeAdoptionTest, TtlThatPassedWhileNoAgentRanEndsAtAdoption) {
   EXPECT_FALSE(store_.Kept("short"));
   auto ended = log_->WaitFor(1);
   EXPECT_EQ(ended[0].second, ProbeState::kExpired);
+}
+
+TEST_F(ProbeAdoptionTest, ADeclaredProbeWhoseTtlPassedStaysExpiredAfterARestart) {
+  ASSERT_EQ(Declare({"short"}, absl::Seconds(60)).started, 1);
+  clock_.Advance(absl::Seconds(61));
+  EXPECT_EQ(log_->WaitFor(1)[0].second, ProbeState::kExpired);
+  // A round trip through the worker: the expiry is fully handled.
+  EXPECT_THAT(Stop("absent"),
+              testing::StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
+  const int opens = store_.opens();
+
+  manager_.reset();
+  StartAgent();
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
+  EXPECT_THAT(Listed("short").error, HasSubstr("ttl of 1m passed"));
+  ReconcileResult again = Declare({"short"}, absl::Seconds(60));
+  EXPECT_EQ(again.started, 0);
+  EXPECT_EQ(store_.opens(), opens);
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
+  // No longer declared: its record goes too.
+  Declare({});
+  EXPECT_FALSE(manager_->Exists("short"));
+  EXPECT_FALSE(store_.Kept("short"));
+}
+
+TEST_F(ProbeAdoptionTest, ADeclaredProbeWhoseTtlPassedWhileNoAgentRanIsNotRerun) {
+  ASSERT_EQ(Declare({"short"}, absl::Seconds(60)).started, 1);
+  const int opens = store_.opens();
+  manager_.reset();
+  clock_.Advance(absl::Minutes(5));
+  StartAgent();
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
+  EXPECT_EQ(Declare({"short"}, absl::Seconds(60)).started, 0);
+  EXPECT_EQ(store_.opens(), opens);
+  manager_.reset();
+  StartAgent();
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
 }
 
 TEST_F(ProbeAdoptionTest, StopAfterARestartRemovesTheProbeFromTheStore) {
