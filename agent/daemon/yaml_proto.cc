@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <limits>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -39,8 +42,14 @@ class Reader {
       return Error(node, path, "expected a mapping of field: value");
     }
     const Descriptor* d = out->GetDescriptor();
+    std::set<std::string> seen;
     for (const auto& kv : node) {
       const std::string key = kv.first.as<std::string>();
+      // yaml-cpp keeps both of a repeated key; the last would silently win.
+      if (!seen.insert(key).second) {
+        return Error(kv.first, path,
+                     absl::StrCat("field ", Quote(key), " is given twice"));
+      }
       const FieldDescriptor* f = d->FindFieldByName(key);
       if (f == nullptr) {
         std::vector<std::string> names;
@@ -229,7 +238,15 @@ absl::Status ParseYamlInto(const std::string& text, const std::string& file,
                            std::map<std::string, int>* lines) {
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      // Load() would read the first and drop the rest without a word.
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ":", docs[1].Mark().line + 1,
+          ": a second YAML document ('---'): list every probe under the "
+          "first one's probes:"));
+    }
+    if (!docs.empty()) root = docs[0];
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));

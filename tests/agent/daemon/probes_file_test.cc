@@ -90,6 +90,23 @@ TEST(ProbesFileTest, MistakesNameTheFileAndLine) {
                        HasSubstr("unknown field 'probe'")));
 }
 
+// Outside-run findings: both were accepted, the first silently taking the
+// last value, the second silently dropping every probe after the '---'.
+TEST(ProbesFileTest, RepeatedKeysAndExtraDocumentsAreMistakes) {
+  EXPECT_THAT(Parse("probes:\n  - name: a\n    hook: syscall:execve\n"
+                    "    group_by: comm\n    group_by: pid\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("probes.yaml:5: probes[0]: field 'group_by' "
+                                 "is given twice")));
+  EXPECT_THAT(Parse("probes:\n  - name: a\n    hook: syscall:execve\n"
+                    "---\nprobes:\n  - name: b\n    hook: syscall:openat\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("probes.yaml:5: a second YAML document")));
+  // One document, even with its explicit start marker, is fine.
+  EXPECT_OK(Parse("---\nprobes:\n  - name: a\n    hook: syscall:execve\n")
+                .status());
+}
+
 // A declared probe is read as a StartProbeRequest: the two must keep the
 // same field numbers and types.
 TEST(ProbesFileTest, DeclaredProbeIsWireCompatibleWithStartProbeRequest) {
