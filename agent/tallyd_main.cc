@@ -306,6 +306,9 @@ int Run() {
   std::unique_ptr<PinRoot> pins;
   std::string pin_dir = absl::GetFlag(FLAGS_pin_dir);
   std::vector<std::string> startup_warnings;
+  // A refused start leaves no pin directory it made itself.
+  const bool pin_dir_existed =
+      !pin_dir.empty() && access(pin_dir.c_str(), F_OK) == 0;
   if (!pin_dir.empty()) {
     absl::StatusOr<std::unique_ptr<PinRoot>> root = PinRoot::Open(pin_dir);
     if (absl::IsAlreadyExists(root.status())) {
@@ -348,6 +351,8 @@ int Run() {
   if (!daemon.ok()) {
     std::fprintf(stderr, "tallyd: %s\n",
                  std::string(daemon.status().message()).c_str());
+    // Only what this run made is in a directory it created.
+    if (!pin_dir.empty() && !pin_dir_existed) (void)RemovePinTree(pin_dir);
     return 1;
   }
   // Off the serving path: the minimal CO-RE BTF the first probe needs
@@ -378,12 +383,19 @@ int Run() {
   sigwait(&signals, &signo);
   LOG(INFO) << "received " << strsignal(signo) << ", shutting down";
 
+  // Pinned probes outlive the agent by design; say which it is.
+  const std::string left =
+      pin_dir.empty()
+          ? "no probe remains attached"
+          : absl::StrCat("its probes stay pinned in ", pin_dir,
+                         " and counting for the next agent (tallyd "
+                         "--uninstall removes them)");
   if (absl::Status s = (*daemon)->Shutdown(); !s.ok()) {
     LOG(WARNING) << "stopped without waiting for gRPC: " << s.message()
-                 << "; no probe remains attached";
+                 << "; " << left;
     _exit(0);
   }
-  LOG(INFO) << "stopped; no probe remains attached";
+  LOG(INFO) << "stopped; " << left;
   return 0;
 }
 

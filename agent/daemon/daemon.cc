@@ -57,6 +57,19 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   std::unique_ptr<Daemon> d(
       new Daemon(std::move(config), features, store, clock));
   const ListenConfig& listen = d->config_.listen;
+  const bool unix_socket = IsUnixAddress(listen.address);
+  if (unix_socket) {
+    // First: an agent refused for a live one's socket must change nothing
+    // (no probe adopted or declared here).
+    std::string path = UnixSocketPath(listen.address);
+    std::error_code ignored;
+    std::filesystem::create_directories(
+        std::filesystem::path(path).parent_path(), ignored);
+    // A live agent on this path keeps it; a killed one's stale socket goes.
+    ASSIGN_OR_RETURN(InstanceLock lock,
+                     InstanceLock::Acquire(path + ".lock", path));
+    d->socket_lock_ = std::move(lock);
+  }
 
   // Before serving: a client must never see the probes missing.
   d->service_.SetPinDir(d->config_.pin_dir);
@@ -106,17 +119,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
   int port = 0;
   mode_t old_umask = 0;
-  const bool unix_socket = IsUnixAddress(listen.address);
   if (unix_socket) {
-    std::string path = UnixSocketPath(listen.address);
-    std::error_code ignored;
-    std::filesystem::create_directories(
-        std::filesystem::path(path).parent_path(), ignored);
-    // A live agent on this path keeps it; a killed one's stale socket goes.
-    ASSIGN_OR_RETURN(InstanceLock lock,
-                     InstanceLock::Acquire(path + ".lock", path));
-    d->socket_lock_ = std::move(lock);
-    unlink(path.c_str());
+    unlink(UnixSocketPath(listen.address).c_str());
     builder.AddListeningPort(listen.address, creds);
     // Root only: whoever can connect can load kernel programs.
     old_umask = umask(0077);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ TEST_F(TallydLifecycleTest, SecondAgentOnTheSameSocketRefusesToStart) {
   AgentProcess::Options second_options;
   second_options.unix_socket = false;
   second_options.wait_ready = false;
+  const std::string second_pins =
+      absl::StrCat("/sys/fs/bpf/tally-test-refused-", getpid());
+  second_options.pin_dir = second_pins;
   second_options.args = {"--listen=" + first->address()};
   std::unique_ptr<AgentProcess> second = StartAgent(second_options);
   ASSERT_NE(second, nullptr);
@@ -61,6 +65,10 @@ TEST_F(TallydLifecycleTest, SecondAgentOnTheSameSocketRefusesToStart) {
   EXPECT_THAT(second->Log(),
               HasSubstr(absl::StrCat("another tallyd (pid ", first->pid(),
                                      ") already serves")));
+  // Refused, it leaves nothing behind (no pin directory of its own).
+  EXPECT_FALSE(std::filesystem::exists(second_pins));
+  std::error_code ec;
+  std::filesystem::remove_all(second_pins, ec);
   second.reset();
   EXPECT_TRUE(Answers(*first));
 }
@@ -133,7 +141,9 @@ TEST_F(TallydLifecycleTest, SigtermEndsEvenWhenAWatchersClientIsFrozen) {
   ASSERT_TRUE(code.ok()) << "tallyd did not exit after SIGTERM: "
                          << agent->Log();
   EXPECT_EQ(*code, 0);
-  EXPECT_THAT(agent->Log(), HasSubstr("no probe remains attached"));
+  // Its probes are pinned (the agent has a --pin_dir): they stay, and the
+  // log says so rather than claiming they are gone.
+  EXPECT_THAT(agent->Log(), HasSubstr("stopped; its probes stay pinned in"));
 }
 
 }  // namespace
