@@ -171,6 +171,11 @@ std::vector<std::string> ProbeManager::Adopt() {
                                       restarted.status().message())));
   }
   for (const std::string& w : adoption.warnings) LOG(WARNING) << w;
+  {
+    absl::MutexLock lock(&mu_);
+    next_alive_ = absl::InfinitePast();
+  }
+  (void)Post([] {});  // the worker says this agent is alive at once
   return adoption.warnings;
 }
 

@@ -222,7 +222,9 @@ class ProbeManager : public ProbeSource {
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_worker_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time next_alive_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Never before Adopt() has read the last agent's sign of life: marking
+  // first would hide the start of its uncounted windows.
+  absl::Time next_alive_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   // The probes file last reconciled: its probes are stopped there, not by
   // StopProbe. (Probes an earlier agent declared in another file are not.)
   std::string declaring_file_ ABSL_GUARDED_BY(mu_);

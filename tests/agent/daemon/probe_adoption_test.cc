@@ -173,6 +173,33 @@ TEST_F(ProbeAdoptionTest, UnpinnedLinkReportsTheWindowNobodyCounted) {
   EXPECT_EQ(Listed("p").total, 17u);
 }
 
+// The new agent's worker runs before Adopt(); were it to say "alive" first,
+// the window would start at the restart instead of the death (seen as a
+// flaky end-to-end test).
+TEST_F(ProbeAdoptionTest, TheWindowStartsAtTheLastAgentsLastSignOfLife) {
+  store_.SetLinksPinned(false);
+  ASSERT_OK(Start("p").status());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_THAT(Stop("absent"),
+              testing::StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  const absl::Time last_alive = store_.last_alive();
+  manager_.reset();
+  clock_.Advance(absl::Seconds(30));
+  store_.SetAdoptTime(clock_.Now());
+  manager_ = std::make_unique<ProbeManager>(&store_, AgentLimits(), &clock_);
+  // A round trip through the new worker before adopting.
+  ASSERT_THAT(Stop("absent"),
+              testing::StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  manager_->Adopt();
+  ProbeInfo p = Listed("p");
+  ASSERT_EQ(p.probe->uncounted.size(), 1u);
+  EXPECT_EQ(p.probe->uncounted[0].from, last_alive);
+  // And from then on this agent says it is alive.
+  ASSERT_THAT(Stop("absent"),
+              testing::StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_EQ(store_.last_alive(), clock_.Now());
+}
+
 TEST_F(ProbeAdoptionTest, TtlKeepsItsOriginalExpiryAcrossARestart) {
   const absl::Time t0 = clock_.Now();
   ASSERT_OK(Start("short", absl::Seconds(60)).status());
