@@ -559,6 +559,45 @@ TEST_F(TallyctlFleetTest, NodesConvergeToASharedProbesFile) {
   EXPECT_EQ(running, 3u);
   EXPECT_EQ(failed, 1u);
 
+  // list shows the probe node 1 could not run as failed, with its reason
+  // and nothing attached, and exits 0: the agents answered (status is the
+  // convergence check).
+  RunResult failed_list =
+      Ctl({"--agents", fleet_->endpoint(1), "--output", "json", "list"});
+  EXPECT_EQ(failed_list.exit_code, 0) << failed_list.err;
+  EXPECT_THAT(failed_list.out, Not(HasSubstr("tracepoint::")));
+  EXPECT_THAT(failed_list.out, Not(HasSubstr("1970-01-01")));
+  int failed_lines = 0;
+  for (const v1::AgentLine& l : Lines(failed_list.out)) {
+    if (l.probe().state() != v1::PROBE_STATE_FAILED) continue;
+    ++failed_lines;
+    EXPECT_THAT(l.probe().error(), HasSubstr("its limit is 1"));
+    EXPECT_EQ(l.probe().attached(), "");
+    EXPECT_EQ(l.probe().mechanism(), "");
+    EXPECT_FALSE(l.probe().has_started_at());
+  }
+  EXPECT_EQ(failed_lines, 1) << failed_list.out;
+  RunResult failed_table =
+      Ctl({"--agents", fleet_->endpoint(1), "--output", "table", "list"});
+  EXPECT_EQ(failed_table.exit_code, 0) << failed_table.err;
+  EXPECT_THAT(failed_table.out, HasSubstr("REASON"));
+  EXPECT_THAT(failed_table.out, Not(HasSubstr("tracepoint::")));
+  std::string failed_row;
+  std::istringstream rows(failed_table.out);
+  for (std::string row; std::getline(rows, row);) {
+    if (row.find(" failed ") != std::string::npos) failed_row = row;
+  }
+  EXPECT_THAT(failed_row, HasSubstr("node-1")) << failed_table.out;
+  EXPECT_THAT(failed_row, HasSubstr("the agent already runs 1 probes"));
+  // The hook, and no attach point beside it.
+  size_t hooks = 0;
+  for (size_t at = failed_row.find("sys_enter_getppid");
+       at != std::string::npos;
+       at = failed_row.find("sys_enter_getppid", at + 1)) {
+    ++hooks;
+  }
+  EXPECT_EQ(hooks, 1u) << failed_row;
+
   // The late node runs the declared probes on its own and counts.
   ASSERT_TRUE(fleet_->StartAgent(2, pki_, {"--probes_file=" + file}).ok());
   CallGetppid(kEvents);
