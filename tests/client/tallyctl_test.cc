@@ -633,6 +633,24 @@ TEST_F(TallyctlFleetTest, NodesConvergeToASharedProbesFile) {
   ASSERT_EQ(lines.size(), 1u) << converged.out;
   EXPECT_EQ(lines[0].probe(), "declared-a");
   EXPECT_EQ(lines[0].running(), 3u);
+
+  // A file that does not validate: info's table says so per node, as its
+  // JSON and status do.
+  std::ofstream(file + ".new") << "probes:\n  - name: x\n    hok: a\n";
+  ASSERT_EQ(rename((file + ".new").c_str(), file.c_str()), 0);
+  RunResult info;
+  const absl::Time broken_deadline = absl::Now() + absl::Seconds(30);
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    info = Ctl({"--agents", fleet_->endpoint(0), "--output", "json", "info"});
+  } while (info.out.find("\"error\":\"" + file) == std::string::npos &&
+           absl::Now() < broken_deadline);
+  ASSERT_THAT(info.out, HasSubstr("\"error\":\"" + file)) << info.out;
+  RunResult info_table =
+      Ctl({"--agents", fleet_->endpoint(0), "--output", "table", "info"});
+  EXPECT_EQ(info_table.exit_code, 0) << info_table.err;
+  EXPECT_THAT(info_table.out,
+              HasSubstr("probes file not in effect on node-0: " + file + ":3"));
 }
 
 // Finding 4: TLS refusals say what most likely happened, and gRPC's own
