@@ -1,7 +1,9 @@
-// tallyctl info: agent version, kernel and which attach kinds work, per node.
+// tallyctl info: agent version, kernel and which attach kinds work, per node;
+// under the table, nodes whose probes file is not in effect, and why.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/command.h"
+#include "client/probes_file_format.h"
 
 namespace tally::cli {
 
@@ -18,6 +20,7 @@ int RunInfo(const CommandContext& ctx, const std::vector<std::string>& args) {
 
   std::string text;
   Table table({"NODE", "AGENT", "VERSION", "KERNEL", "WORKS HERE"});
+  std::string file_errors;
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     const v1::GetInfoResponse& info = infos[i];
     if (ctx.output == OutputFormat::kJson) {
@@ -36,8 +39,10 @@ int RunInfo(const CommandContext& ctx, const std::vector<std::string>& args) {
     }
     table.AddRow({info.node(), ctx.targets[i].label, info.agent_version(),
                   info.kernel_release(), absl::StrJoin(kinds, ",")});
+    absl::StrAppend(&file_errors, ProbesFileErrorLine(
+                                      info.node(), info.probes_file().error()));
   }
-  if (ctx.output == OutputFormat::kTable) text = table.Render();
+  if (ctx.output == OutputFormat::kTable) text = table.Render() + file_errors;
   return Finish(ctx, text, outcomes);
 }
 

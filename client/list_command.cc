@@ -18,9 +18,11 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
       CallEveryAgent(ctx, &AsyncAgent::ListProbes, request, &lists);
 
   std::string text;
-  // What each probe costs, beside what list always showed.
+  // What each probe costs, beside what list always showed; last, why a
+  // probe does not run (or why an agent did not answer).
   std::vector<std::string> header = ProbeHeader();
   for (std::string& column : CostHeader()) header.push_back(std::move(column));
+  header.push_back(ReasonHeader());
   Table table(header);
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     if (ctx.output == OutputFormat::kJson) {
@@ -57,6 +59,7 @@ int RunList(const CommandContext& ctx, const std::vector<std::string>& args) {
       for (std::string& cell : CostCells(probe, now)) {
         row.push_back(std::move(cell));
       }
+      row.push_back(ReasonCell(probe));
       table.AddRow(std::move(row));
     }
   }

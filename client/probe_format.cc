@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "client/output.h"
 
 namespace tally::cli {
@@ -18,9 +20,30 @@ std::string StateName(v1::ProbeState state) {
       return "stopped";
     case v1::PROBE_STATE_EXPIRED:
       return "expired";
+    case v1::PROBE_STATE_FAILED:
+      return "failed";
+    case v1::PROBE_STATE_SKIPPED:
+      return "skipped";
     default:
       return "-";
   }
+}
+
+std::string ReasonHeader() { return "REASON"; }
+
+std::string ReasonCell(const v1::Probe& probe) {
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(probe.error(), '\n', absl::SkipWhitespace());
+  if (lines.empty()) return "-";
+  std::string reason = absl::StrJoin(lines, " / ");
+  if (reason.size() <= kReasonCellChars) return reason;
+  size_t cut = kReasonCellChars;
+  // Never split a UTF-8 character (messages quote user input).
+  while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  reason.resize(cut);
+  return reason + "...";
 }
 
 std::vector<std::string> CostHeader() {
@@ -83,10 +106,13 @@ std::vector<std::string> ProbeRow(const std::string& node,
                          absl::Nanoseconds(probe.expires_at().nanos());
     ttl = HumanDuration(expires - now);
   }
+  // Empty when nothing attached (a declared probe that never started).
+  const std::string attached =
+      probe.attached().empty() ? "-" : probe.attached();
   return {node,
           probe.name(),
           probe.hook(),
-          probe.attached(),
+          attached,
           absl::StrCat(probe.total()),
           StateName(probe.state()),
           ttl,

@@ -2,6 +2,7 @@
 #ifndef TALLY_CLIENT_PROBE_FORMAT_H_
 #define TALLY_CLIENT_PROBE_FORMAT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,14 @@ std::vector<std::string> ProbeHeader();
 std::vector<std::string> ProbeRow(const std::string& node,
                                   const v1::Probe& probe, absl::Time now);
 std::string StateName(v1::ProbeState state);
+
+// list's last column: why a probe does not run (Probe.error: failed,
+// skipped, or a declared probe's TTL passed), on one line and cut to
+// kReasonCellChars so a verifier log tail keeps the table readable (--output
+// json has all of it); "-" when there is none.
+inline constexpr size_t kReasonCellChars = 160;
+std::string ReasonHeader();
+std::string ReasonCell(const v1::Probe& probe);
 
 // list's cost columns: the counting program's ns per run (while the
 // kernel's BPF statistics were on), events per second since the probe

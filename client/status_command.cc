@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/command.h"
+#include "client/probes_file_format.h"
 #include "client/status_rollup.h"
 
 namespace tally::cli {
@@ -87,8 +88,8 @@ int RunStatus(const CommandContext& ctx, const std::vector<std::string>& args) {
       continue;
     }
     if (line.kind() == v1::StatusLine::FILE_ERROR) {
-      absl::StrAppend(&file_errors, "probes file not in effect on ",
-                      line.node(), ": ", line.error(), "\n");
+      absl::StrAppend(&file_errors,
+                      ProbesFileErrorLine(line.node(), line.error()));
       continue;
     }
     if (line.kind() != v1::StatusLine::PROBE) continue;  // in the summary

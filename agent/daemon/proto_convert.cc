@@ -32,8 +32,14 @@ void ToProto(const ProbeInfo& info, v1::Probe* out) {
   const ActiveProbe& p = *info.probe;
   out->set_name(p.name);
   out->set_hook(p.hook);
-  out->set_attached(p.attached.ToSpec());
-  out->set_mechanism(std::string(AttachKindName(p.attached.kind)));
+  // A declared probe that could not start has no incarnation (id 0): nothing
+  // attached and no start time, so none is reported (a default AttachPoint
+  // would read "tracepoint::", a default time 1970).
+  const bool started = p.id != 0;
+  if (started) {
+    out->set_attached(p.attached.ToSpec());
+    out->set_mechanism(std::string(AttachKindName(p.attached.kind)));
+  }
   out->set_mechanism_note(p.note);
   out->set_group_by(ToProto(p.options.group_by));
   out->set_pid(p.options.tgid);
@@ -45,7 +51,7 @@ void ToProto(const ProbeInfo& info, v1::Probe* out) {
     ToProto(info.ttl, out->mutable_ttl());
     ToProto(info.expires_at, out->mutable_expires_at());
   }
-  ToProto(p.started_at, out->mutable_started_at());
+  if (started) ToProto(p.started_at, out->mutable_started_at());
   out->set_state(ToProto(info.state));
   out->set_total(info.total);
   out->set_probe_id(p.id);

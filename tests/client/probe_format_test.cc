@@ -1,4 +1,5 @@
-// tallyctl list's cost columns from a Probe as an agent answers it.
+// tallyctl list's probe, cost and reason columns from a Probe as an agent
+// answers it.
 #include "client/probe_format.h"
 
 #include "gmock/gmock.h"
@@ -49,6 +50,76 @@ TEST(CostCellsTest, NoFiguresAreDashes) {
   p.set_state(v1::PROBE_STATE_FAILED);
   p.clear_cost();
   EXPECT_THAT(CostCells(p, kNow), ElementsAre("-", "-", "-"));
+}
+
+// A declared probe that could not start: probe_id 0, nothing attached, no
+// start time, and why in Probe.error.
+v1::Probe NeverStarted(v1::ProbeState state, const std::string& error) {
+  v1::Probe p;
+  p.set_name("reads");
+  p.set_hook("kprobe:vfs_read");
+  p.set_state(state);
+  p.set_error(error);
+  p.set_origin("/etc/tally/probes.yaml");
+  return p;
+}
+
+TEST(ProbeRowTest, FailedAndSkippedProbesSayStateWithNothingAttached) {
+  EXPECT_THAT(
+      ProbeRow("node-1", NeverStarted(v1::PROBE_STATE_FAILED, "no kprobes"),
+               kNow),
+      ElementsAre("node-1", "reads", "kprobe:vfs_read", "-", "0", "failed", "-",
+                  ""));
+  EXPECT_THAT(
+      ProbeRow("node-1", NeverStarted(v1::PROBE_STATE_SKIPPED, "no kprobes"),
+               kNow),
+      ElementsAre("node-1", "reads", "kprobe:vfs_read", "-", "0", "skipped",
+                  "-", ""));
+}
+
+TEST(ProbeRowTest, RunningProbeShowsWhereItAttached) {
+  v1::Probe p = Running(7, absl::Seconds(1));
+  p.set_name("opens");
+  p.set_hook("syscall:openat");
+  p.set_attached("tracepoint:syscalls:sys_enter_openat");
+  EXPECT_THAT(ProbeRow("n", p, kNow),
+              ElementsAre("n", "opens", "syscall:openat",
+                          "tracepoint:syscalls:sys_enter_openat", "7",
+                          "running", "-", ""));
+}
+
+TEST(ReasonCellTest, TheProbesErrorOnOneLineOrADash) {
+  EXPECT_EQ(ReasonHeader(), "REASON");
+  EXPECT_EQ(ReasonCell(Running(1, absl::Seconds(1))), "-");
+  EXPECT_EQ(ReasonCell(NeverStarted(v1::PROBE_STATE_SKIPPED,
+                                    "tracepoint nosuch:event not found")),
+            "tracepoint nosuch:event not found");
+  // A verifier log tail is many lines: one line in the table.
+  EXPECT_EQ(ReasonCell(NeverStarted(
+                v1::PROBE_STATE_FAILED,
+                "the verifier rejected it; verifier log tail:\n0: r0 = 0\n"
+                "1: exit\n")),
+            "the verifier rejected it; verifier log tail: / 0: r0 = 0 / "
+            "1: exit");
+}
+
+TEST(ReasonCellTest, LongReasonsAreCutOnACharacterBoundary) {
+  // 159 ASCII bytes, then a two-byte character across the cut.
+  std::string error(kReasonCellChars - 1, 'x');
+  error += "\xc3\xa9 and more";
+  EXPECT_EQ(ReasonCell(NeverStarted(v1::PROBE_STATE_FAILED, error)),
+            std::string(kReasonCellChars - 1, 'x') + "...");
+  std::string exact(kReasonCellChars, 'y');
+  EXPECT_EQ(ReasonCell(NeverStarted(v1::PROBE_STATE_FAILED, exact)), exact);
+}
+
+TEST(StateNameTest, EveryState) {
+  EXPECT_EQ(StateName(v1::PROBE_STATE_RUNNING), "running");
+  EXPECT_EQ(StateName(v1::PROBE_STATE_STOPPED), "stopped");
+  EXPECT_EQ(StateName(v1::PROBE_STATE_EXPIRED), "expired");
+  EXPECT_EQ(StateName(v1::PROBE_STATE_FAILED), "failed");
+  EXPECT_EQ(StateName(v1::PROBE_STATE_SKIPPED), "skipped");
+  EXPECT_EQ(StateName(v1::PROBE_STATE_UNSPECIFIED), "-");
 }
 
 TEST(HumanBytesTest, Units) {

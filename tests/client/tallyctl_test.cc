@@ -559,6 +559,45 @@ TEST_F(TallyctlFleetTest, NodesConvergeToASharedProbesFile) {
   EXPECT_EQ(running, 3u);
   EXPECT_EQ(failed, 1u);
 
+  // list shows the probe node 1 could not run as failed, with its reason
+  // and nothing attached, and exits 0: the agents answered (status is the
+  // convergence check).
+  RunResult failed_list =
+      Ctl({"--agents", fleet_->endpoint(1), "--output", "json", "list"});
+  EXPECT_EQ(failed_list.exit_code, 0) << failed_list.err;
+  EXPECT_THAT(failed_list.out, Not(HasSubstr("tracepoint::")));
+  EXPECT_THAT(failed_list.out, Not(HasSubstr("1970-01-01")));
+  int failed_lines = 0;
+  for (const v1::AgentLine& l : Lines(failed_list.out)) {
+    if (l.probe().state() != v1::PROBE_STATE_FAILED) continue;
+    ++failed_lines;
+    EXPECT_THAT(l.probe().error(), HasSubstr("its limit is 1"));
+    EXPECT_EQ(l.probe().attached(), "");
+    EXPECT_EQ(l.probe().mechanism(), "");
+    EXPECT_FALSE(l.probe().has_started_at());
+  }
+  EXPECT_EQ(failed_lines, 1) << failed_list.out;
+  RunResult failed_table =
+      Ctl({"--agents", fleet_->endpoint(1), "--output", "table", "list"});
+  EXPECT_EQ(failed_table.exit_code, 0) << failed_table.err;
+  EXPECT_THAT(failed_table.out, HasSubstr("REASON"));
+  EXPECT_THAT(failed_table.out, Not(HasSubstr("tracepoint::")));
+  std::string failed_row;
+  std::istringstream rows(failed_table.out);
+  for (std::string row; std::getline(rows, row);) {
+    if (row.find(" failed ") != std::string::npos) failed_row = row;
+  }
+  EXPECT_THAT(failed_row, HasSubstr("node-1")) << failed_table.out;
+  EXPECT_THAT(failed_row, HasSubstr("the agent already runs 1 probes"));
+  // The hook, and no attach point beside it.
+  size_t hooks = 0;
+  for (size_t at = failed_row.find("sys_enter_getppid");
+       at != std::string::npos;
+       at = failed_row.find("sys_enter_getppid", at + 1)) {
+    ++hooks;
+  }
+  EXPECT_EQ(hooks, 1u) << failed_row;
+
   // The late node runs the declared probes on its own and counts.
   ASSERT_TRUE(fleet_->StartAgent(2, pki_, {"--probes_file=" + file}).ok());
   CallGetppid(kEvents);
@@ -594,6 +633,24 @@ TEST_F(TallyctlFleetTest, NodesConvergeToASharedProbesFile) {
   ASSERT_EQ(lines.size(), 1u) << converged.out;
   EXPECT_EQ(lines[0].probe(), "declared-a");
   EXPECT_EQ(lines[0].running(), 3u);
+
+  // A file that does not validate: info's table says so per node, as its
+  // JSON and status do.
+  std::ofstream(file + ".new") << "probes:\n  - name: x\n    hok: a\n";
+  ASSERT_EQ(rename((file + ".new").c_str(), file.c_str()), 0);
+  RunResult info;
+  const absl::Time broken_deadline = absl::Now() + absl::Seconds(30);
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    info = Ctl({"--agents", fleet_->endpoint(0), "--output", "json", "info"});
+  } while (info.out.find("\"error\":\"" + file) == std::string::npos &&
+           absl::Now() < broken_deadline);
+  ASSERT_THAT(info.out, HasSubstr("\"error\":\"" + file)) << info.out;
+  RunResult info_table =
+      Ctl({"--agents", fleet_->endpoint(0), "--output", "table", "info"});
+  EXPECT_EQ(info_table.exit_code, 0) << info_table.err;
+  EXPECT_THAT(info_table.out,
+              HasSubstr("probes file not in effect on node-0: " + file + ":3"));
 }
 
 // Finding 4: TLS refusals say what most likely happened, and gRPC's own

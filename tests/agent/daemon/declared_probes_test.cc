@@ -178,6 +178,18 @@ TEST_F(DeclaredProbesTest, OptionalProbesThatCannotRunAreSkippedOthersFail) {
   EXPECT_EQ(p["must"].state(), v1::PROBE_STATE_FAILED);
   EXPECT_THAT(p["must"].error(), HasSubstr("no kprobes"));
   EXPECT_EQ(p["fine"].state(), v1::PROBE_STATE_RUNNING);
+  // Never started: no incarnation, nothing attached (not "tracepoint::"),
+  // no mechanism and no start time (not 1970).
+  for (const char* name : {"maybe", "must"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(p[name].probe_id(), 0u);
+    EXPECT_EQ(p[name].attached(), "");
+    EXPECT_EQ(p[name].mechanism(), "");
+    EXPECT_FALSE(p[name].has_started_at());
+    EXPECT_EQ(p[name].hook(), "kprobe:do_sys_openat2");
+  }
+  EXPECT_NE(p["fine"].attached(), "");
+  EXPECT_TRUE(p["fine"].has_started_at());
 }
 
 TEST_F(DeclaredProbesTest, TheApiCannotStopOrRedefineADeclaredProbe) {
