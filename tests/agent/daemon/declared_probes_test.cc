@@ -82,6 +82,20 @@ class DeclaredProbesTest : public ::testing::Test {
     return out;
   }
 
+  grpc::Status StopOverApi(const std::string& name) {
+    v1::StopProbeRequest stop;
+    stop.set_name(name);
+    v1::StopProbeResponse stopped;
+    return stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped);
+  }
+  grpc::Status StartOverApi(const std::string& name, const std::string& hook,
+                            v1::StartProbeResponse* resp) {
+    v1::StartProbeRequest start;
+    start.set_name(name);
+    start.set_hook(hook);
+    return stub_->StartProbe(ContextWithDeadline().get(), start, resp);
+  }
+
   v1::ProbesFileStatus FileStatus() {
     v1::GetInfoResponse info;
     EXPECT_TRUE(stub_->GetInfo(ContextWithDeadline().get(), {}, &info).ok());
@@ -195,23 +209,15 @@ TEST_F(DeclaredProbesTest, OptionalProbesThatCannotRunAreSkippedOthersFail) {
 TEST_F(DeclaredProbesTest, TheApiCannotStopOrRedefineADeclaredProbe) {
   Write("probes:\n  - {name: decl, hook: 'rt:a'}\n");
   StartDaemon();
-  v1::StopProbeRequest stop;
-  stop.set_name("decl");
-  v1::StopProbeResponse stopped;
-  grpc::Status s =
-      stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped);
+  grpc::Status s = StopOverApi("decl");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr(file_));
 
-  v1::StartProbeRequest start;
-  start.set_name("decl");
-  start.set_hook("rt:other");
   v1::StartProbeResponse resp;
-  s = stub_->StartProbe(ContextWithDeadline().get(), start, &resp);
+  s = StartOverApi("decl", "rt:other", &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_THAT(s.error_message(), HasSubstr(file_));
-  start.set_hook("rt:a");
-  s = stub_->StartProbe(ContextWithDeadline().get(), start, &resp);
+  s = StartOverApi("decl", "rt:a", &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(resp.created());
 }
@@ -234,18 +240,11 @@ TEST_F(DeclaredProbesTest, ARestartWhileTheFileIsBrokenKeepsTheLastGoodSet) {
   EXPECT_FALSE(status.error().empty());
   EXPECT_EQ(status.declared(), 1u);
   // Still the file's: the API may neither stop nor redefine it.
-  v1::StopProbeRequest stop;
-  stop.set_name("decl");
-  v1::StopProbeResponse stopped;
-  grpc::Status s =
-      stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  v1::StartProbeRequest start;
-  start.set_name("decl");
-  start.set_hook("rt:other");
+  EXPECT_EQ(StopOverApi("decl").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   v1::StartProbeResponse resp;
-  s = stub_->StartProbe(ContextWithDeadline().get(), start, &resp);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(StartOverApi("decl", "rt:other", &resp).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
   daemon_.reset();
 }
 
