@@ -222,6 +222,39 @@ TEST_F(MetricsServerTest, AnUnneededRequestBodyIsNotWaitedFor) {
   EXPECT_EQ(r->body, kBody);
 }
 
+TEST_F(MetricsServerTest, AbsoluteFormIsServedOrRefusedNeverDropped) {
+  // HTTP/1.1 allows an absolute URI as the request target. Prometheus never
+  // sends one, but a request must never be closed without an answer.
+  const std::string port =
+      server_->address().substr(server_->address().rfind(':') + 1);
+  struct Case {
+    std::string target;
+    int status;
+  };
+  for (const Case& c : std::vector<Case>{
+           {absl::StrCat("http://127.0.0.1:", port, "/metrics"), 200},
+           {absl::StrCat("http://localhost:", port, "/metrics?x=1"), 200},
+           {absl::StrCat("http://127.0.0.1:", port, "/other"), 404},
+           // Another port (80 when none is given): another server's target.
+           {"http://127.0.0.1:1/metrics", 400},
+           {"http://127.0.0.1/metrics", 400},
+           {"*", 400},
+       }) {
+    absl::StatusOr<std::string> raw = RawExchange(
+        server_->address(),
+        absl::StrCat("GET ", c.target, " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        absl::Seconds(20));
+    ASSERT_OK(raw);
+    ASSERT_FALSE(raw->empty()) << c.target << ": closed without an answer";
+    absl::StatusOr<HttpResponse> r = testing::ParseHttpResponse(*raw);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->status, c.status) << c.target;
+    if (c.status == 200) EXPECT_EQ(r->body, kBody) << c.target;
+  }
+  EXPECT_EQ(renders_, 2);
+  ExpectServing();
+}
+
 TEST(MetricsServerListenTest, BadAddressesAreInvalid) {
   for (const char* listen : {"", "9464", ":9464", "127.0.0.1", "127.0.0.1:x",
                              "127.0.0.1:70000", "[::]:9464", "::1:9464",
