@@ -1,9 +1,12 @@
 // tallyd --metrics_listen: /metrics over plain HTTP, served by civetweb
 // (Debian's libcivetweb; no HTTP parsing here). GET and HEAD of /metrics
-// only: another path is 404, another method 405; civetweb answers
-// malformed or oversized requests (over 8 KiB of headers) with 400 and
-// closes a connection whose request has not arrived whole within 5 s, so a
-// slow or hostile client holds one of its few threads for 5 s at most.
+// only (also as an absolute URI naming this port): another path is 404,
+// another method 405, any other target 400; civetweb answers malformed or
+// oversized requests (over 8 KiB of headers) with 400. Every connection
+// holds one of kThreads threads until closed: a silent one for 2 s, one
+// trickling its request head for 4 s at most, one not reading its answer
+// until a write makes no progress for 2 s; a request body is never read.
+// So up to kMaxStalledConnections stalled clients never delay a scrape.
 #ifndef TALLY_AGENT_DAEMON_METRICS_SERVER_H_
 #define TALLY_AGENT_DAEMON_METRICS_SERVER_H_
 
@@ -32,6 +35,11 @@ class MetricsServer {
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // Stalled connections that never delay a scrape: each holds a worker
+  // thread until it is cut, and one more thread is left for the scrape.
+  static constexpr int kMaxStalledConnections = 32;
+  static constexpr int kThreads = kMaxStalledConnections + 1;
 
   // "HOST:PORT" as bound.
   const std::string& address() const { return address_; }
