@@ -25,6 +25,9 @@ class NoStore : public tally::ProbeStore {
     return absl::OkStatus();
   }
   absl::Status Remove(const std::string&) override { return absl::OkStatus(); }
+  absl::Status Retire(const tally::ProbeRecord&) override {
+    return absl::OkStatus();
+  }
   tally::Adoption AdoptAll() override { return {}; }
   void MarkAlive(absl::Time) override {}
   bool durable() const override { return false; }
