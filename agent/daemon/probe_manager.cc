@@ -126,6 +126,7 @@ std::vector<std::string> ProbeManager::Adopt() {
       if (a.ended) {
         entry.error = ExpiredReason(a.record.ttl, a.record.expires_at);
         entry.not_running = ProbeState::kExpired;
+        entry.final_total = a.record.final_total;
       } else if (!a.problem.ok() || a.counter == nullptr) {
         entry.error = std::string(a.problem.message());
         LOG(WARNING) << "probe " << name
@@ -144,8 +145,7 @@ std::vector<std::string> ProbeManager::Adopt() {
   }
   // Its TTL passed while no agent ran: it ends now, as it would have.
   for (const std::string& name : expired) {
-    absl::StatusOr<ProbeInfo> ended = DoStop(name, ProbeState::kExpired);
-    if (ended.ok()) KeepExpiredDeclared(*ended);
+    (void)DoStop(name, ProbeState::kExpired);
   }
   // Maps another agent version wrote cannot be read: start it afresh, a
   // new incarnation, and say so.
@@ -275,6 +275,7 @@ ProbeRecord ProbeManager::RecordOf(const Entry& entry) {
   r.expires_at = entry.expires_at;
   r.origin = entry.origin;
   r.uncounted = p.uncounted;
+  r.final_total = entry.final_total;
   return r;
 }
 
@@ -286,6 +287,7 @@ ProbeInfo ProbeManager::Describe(const Entry& entry, ProbeState state) {
   info.state = entry.error.empty() ? state : entry.not_running;
   info.error = entry.error;
   info.origin = entry.origin;
+  if (!entry.error.empty()) info.total = entry.final_total;
   return info;
 }
 
@@ -317,6 +319,14 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
       return absl::UnavailableError("the agent is shutting down");
     }
     auto it = probes_.find(config.name);
+    if (it != probes_.end() && it->second.origin.empty() &&
+        it->second.not_running == ProbeState::kExpired &&
+        !it->second.error.empty()) {
+      // Its TTL passed: starting it again is a new incarnation.
+      (void)store_->Remove(config.name);
+      probes_.erase(it);
+      it = probes_.end();
+    }
     if (it != probes_.end()) {
       const ActiveProbe& running = *it->second.probe;
       const std::string& declared_in = it->second.origin;
@@ -346,9 +356,13 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
         ASSIGN_OR_RETURN(ProbeInfo info, InfoOf(it->second));
         return StartResult{std::move(info), false};
       }
-      // Idempotent start: the same probe, its TTL renewed.
-      it->second.ttl = config.ttl;
-      it->second.expires_at = expires_at;
+      // Idempotent start: the same probe, its TTL renewed to the request's.
+      // A request without one keeps it: a plain re-run of a start must not
+      // turn a time-boxed probe into one that runs forever.
+      if (config.ttl > absl::ZeroDuration()) {
+        it->second.ttl = config.ttl;
+        it->second.expires_at = expires_at;
+      }
       if (absl::Status s = store_->Update(RecordOf(it->second)); !s.ok()) {
         LOG(WARNING) << "keeping probe " << config.name
                      << "'s renewed TTL failed: " << s;
@@ -356,9 +370,9 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
       ASSIGN_OR_RETURN(ProbeInfo info, InfoOf(it->second));
       return StartResult{std::move(info), false};
     }
-    if (probes_.size() >= limits_.max_probes) {
+    if (CountedProbes() >= limits_.max_probes) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          "the agent already runs ", probes_.size(), " probes (its limit is ",
+          "the agent already runs ", CountedProbes(), " probes (its limit is ",
           limits_.max_probes, "); stop one first"));
     }
   }
@@ -399,6 +413,9 @@ absl::StatusOr<StartResult> ProbeManager::DoStart(
 
 absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
                                                ProbeState state) {
+  // An expired probe stays listed (as it is, then as expired with its
+  // final total): never missing from a listing in between.
+  const bool keep = state == ProbeState::kExpired;
   Entry entry;
   {
     absl::MutexLock lock(&mu_);
@@ -407,29 +424,37 @@ absl::StatusOr<ProbeInfo> ProbeManager::DoStop(const std::string& name,
       return absl::NotFoundError(
           absl::StrCat("no probe named '", name, "' is running"));
     }
-    entry = std::move(it->second);
-    probes_.erase(it);
+    if (keep) {
+      entry = it->second;
+    } else {
+      entry = std::move(it->second);
+      probes_.erase(it);
+    }
   }
   ProbeInfo info = Describe(entry, state);
   info.state = state;
+  absl::StatusOr<CounterSnapshot> final_counts =
+      absl::FailedPreconditionError("not counting");
   if (entry.probe->counter != nullptr) {
     // Detach here, on the worker (the serialization point), before the
     // final read: nothing counts after it, so no later read can exceed it.
     entry.probe->counter->Detach();
-    absl::StatusOr<CounterSnapshot> final_counts =
-        entry.probe->counter->Read(limits_.max_top_n);
+    final_counts = entry.probe->counter->Read(limits_.max_top_n);
     if (final_counts.ok()) {
       info.total = final_counts->total;
-      if (listener_ != nullptr) {
-        listener_->OnProbeEnded(*entry.probe, *final_counts, state);
-      }
     } else {
       LOG(WARNING) << "final read of probe " << name
                    << " failed: " << final_counts.status();
     }
   }
-  if (absl::Status s = store_->Remove(name); !s.ok()) {
+  if (keep) {
+    KeepExpired(info);
+  } else if (absl::Status s = store_->Remove(name); !s.ok()) {
     LOG(WARNING) << "removing probe " << name << " from the store: " << s;
+  }
+  // Watchers hear of the end once a listing shows it too.
+  if (final_counts.ok() && listener_ != nullptr) {
+    listener_->OnProbeEnded(*entry.probe, *final_counts, state);
   }
   LOG(INFO) << "probe " << name << " " << ProbeStateName(state) << " at total "
             << info.total;
@@ -491,7 +516,10 @@ ReconcileResult ProbeManager::DoReconcile(
       const ActiveProbe& p = *entry.probe;
       const bool same =
           p.hook == d.config.hook.ToSpec() && p.options == d.config.options;
-      const bool expired = entry.not_running == ProbeState::kExpired;
+      // Only this file's expired probe stays expired; an API one of the
+      // same name gives way to the declaration.
+      const bool expired = entry.not_running == ProbeState::kExpired &&
+                           entry.origin == origin;
       if (!entry.error.empty() && !(expired && same)) {
         // Not counting: try it again (it may run now).
         forget.push_back(d.config.name);
@@ -572,29 +600,53 @@ void ProbeManager::StopExpired() {
     }
   }
   for (const std::string& name : expired) {
-    absl::StatusOr<ProbeInfo> ended = DoStop(name, ProbeState::kExpired);
-    if (ended.ok()) KeepExpiredDeclared(*ended);
+    (void)DoStop(name, ProbeState::kExpired);
   }
 }
 
-void ProbeManager::KeepExpiredDeclared(const ProbeInfo& ended) {
-  if (ended.origin.empty()) return;
-  // Still declared: it stays listed as expired, and its record stays in the
-  // store, so that neither a reconcile of the same file nor the next agent
-  // starts it again.
+void ProbeManager::KeepExpired(const ProbeInfo& ended) {
+  // It stays listed as expired with its final total, and its record stays
+  // in the store: the next agent lists it too, and neither a reconcile of
+  // the same file nor the next agent starts a declared one again.
   Entry entry;
   entry.probe = ended.probe;
   entry.ttl = ended.ttl;
   entry.expires_at = ended.expires_at;
+  entry.origin = ended.origin;
+  // Described without its counter: the maps go once the caller lets go.
+  entry.probe = ActiveFrom(RecordOf(entry), nullptr);
   entry.error = ExpiredReason(ended.ttl, ended.expires_at);
   entry.not_running = ProbeState::kExpired;
-  entry.origin = ended.origin;
+  entry.final_total = ended.total;
   if (absl::Status s = store_->Retire(RecordOf(entry)); !s.ok()) {
     LOG(WARNING) << "keeping the record of expired probe " << ended.probe->name
                  << ": " << s;
   }
   absl::MutexLock lock(&mu_);
-  probes_.emplace(ended.probe->name, std::move(entry));
+  probes_[ended.probe->name] = std::move(entry);
+  // Bounded: automation starting uniquely named probes with TTLs must not
+  // grow the list forever. Declared ones go with their file.
+  std::vector<std::pair<absl::Time, std::string>> kept;
+  for (const auto& [name, e] : probes_) {
+    if (e.not_running == ProbeState::kExpired && !e.error.empty() &&
+        e.origin.empty()) {
+      kept.emplace_back(e.expires_at, name);
+    }
+  }
+  if (kept.size() <= kMaxExpiredKept) return;
+  std::sort(kept.begin(), kept.end());
+  for (size_t i = 0; i + kMaxExpiredKept < kept.size(); ++i) {
+    (void)store_->Remove(kept[i].second);
+    probes_.erase(kept[i].second);
+  }
+}
+
+size_t ProbeManager::CountedProbes() const {
+  size_t n = 0;
+  for (const auto& [name, e] : probes_) {
+    if (!(e.not_running == ProbeState::kExpired && !e.error.empty())) ++n;
+  }
+  return n;
 }
 
 absl::StatusOr<std::vector<ProbeInfo>> ProbeManager::List(

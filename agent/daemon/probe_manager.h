@@ -188,7 +188,11 @@ class ProbeManager : public ProbeSource {
     std::string error;
     ProbeState not_running = ProbeState::kFailed;
     std::string origin;  // the probes file; empty: the API
+    uint64_t final_total = 0;  // an expired probe's last total
   };
+  // Expired probes started over the API stay listed this many at most (the
+  // oldest go first); they do not count against max_probes.
+  static constexpr size_t kMaxExpiredKept = 100;
 
   // Queues `task` for the worker; false when the queue is full.
   bool Post(std::function<void()> task) ABSL_LOCKS_EXCLUDED(mu_);
@@ -203,8 +207,11 @@ class ProbeManager : public ProbeSource {
   absl::StatusOr<ProbeInfo> DoStop(const std::string& name, ProbeState state)
       ABSL_LOCKS_EXCLUDED(mu_);
   void StopExpired() ABSL_LOCKS_EXCLUDED(mu_);
-  // A declared probe whose TTL passed stays listed (and kept) as expired.
-  void KeepExpiredDeclared(const ProbeInfo& ended) ABSL_LOCKS_EXCLUDED(mu_);
+  // A probe whose TTL passed stays listed (and kept) as expired, with its
+  // final total, until it is stopped or started again.
+  void KeepExpired(const ProbeInfo& ended) ABSL_LOCKS_EXCLUDED(mu_);
+  // Probes that count against max_probes: all but expired ones.
+  size_t CountedProbes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What the store keeps for `entry`.
   static ProbeRecord RecordOf(const Entry& entry);
   // The entry as the API describes it, without reading its counter.

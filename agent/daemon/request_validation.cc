@@ -32,6 +32,12 @@ absl::StatusOr<ProbeConfig> ValidateStartRequest(
         absl::StrCat("max_keys ", request.max_keys(),
                      " is above this agent's limit of ", limits.max_keys));
   }
+  if (request.max_keys() != 0 && config.options.group_by == GroupBy::kNone) {
+    // Accepted silently it would promise a bound that bounds nothing.
+    return absl::InvalidArgumentError(
+        "max_keys bounds the keys of a grouped probe: give group_by too, or "
+        "leave max_keys unset");
+  }
   config.options.max_keys =
       request.max_keys() != 0 ? request.max_keys() : limits.default_keys;
   if (request.pid() != 0) {

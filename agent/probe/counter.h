@@ -129,6 +129,7 @@ struct ProbeRecord {
   absl::Time expires_at = absl::InfiniteFuture();
   std::string origin;  // where it was declared; empty: over the API
   std::vector<UncountedWindow> uncounted;
+  uint64_t final_total = 0;  // once ended (ProbeStore::Retire)
 };
 
 // A probe an earlier agent left, as a restarted one finds it.
@@ -144,8 +145,8 @@ struct AdoptedProbe {
   // The counts restarted: the maps could not be read (another layout), so
   // the probe must be opened afresh, as a new incarnation.
   bool must_reopen = false;
-  // A declared probe whose TTL passed (ProbeStore::Retire): no counter, it
-  // stays listed as expired.
+  // A probe whose TTL passed (ProbeStore::Retire): no counter, it stays
+  // listed as expired.
   bool ended = false;
 };
 
@@ -172,9 +173,9 @@ class ProbeStore {
   virtual absl::Status Update(const ProbeRecord& record) = 0;
   // Forgets a stopped probe: whatever would keep it beyond this agent goes.
   virtual absl::Status Remove(const std::string& name) = 0;
-  // Keeps only the record of a probe that ended but is still declared (its
-  // TTL passed), so that the next agent does not start it again; Remove
-  // forgets it.
+  // Keeps only the record of a probe whose TTL passed, so that the next
+  // agent lists it as expired with its final total (and does not start a
+  // declared one again); Remove forgets it.
   virtual absl::Status Retire(const ProbeRecord& record) = 0;
   // Re-adopts every probe an earlier agent left; once, before serving.
   virtual Adoption AdoptAll() = 0;

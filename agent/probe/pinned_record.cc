@@ -47,6 +47,7 @@ std::string SerializePinned(const PinnedRecord& pinned) {
     ToProto(r.expires_at, p.mutable_expires_at());
   }
   p.set_origin(r.origin);
+  p.set_final_total(r.final_total);
   for (const UncountedWindow& w : r.uncounted) {
     internal::Window* out = p.add_uncounted();
     ToProto(w.from, out->mutable_from());
@@ -88,6 +89,7 @@ absl::StatusOr<PinnedRecord> ParsePinned(const std::string& bytes) {
     r.expires_at = FromProto(p.expires_at());
   }
   r.origin = p.origin();
+  r.final_total = p.final_total();
   for (const internal::Window& w : p.uncounted()) {
     r.uncounted.push_back({FromProto(w.from()), FromProto(w.to()), w.reason()});
   }

@@ -16,7 +16,7 @@ struct PinnedRecord {
   uint32_t layout_version = 0;  // TALLY_MAP_LAYOUT_VERSION of its maps
   std::string object_id;        // the BPF object that made them
   bool links_pinned = false;
-  bool ended = false;  // the record of an expired declared probe, alone
+  bool ended = false;  // the record of an expired probe, alone
 };
 
 std::string SerializePinned(const PinnedRecord& pinned);

@@ -224,14 +224,27 @@ TEST_F(TallydDurableTest, TtlKeepsItsExpiryAcrossARestart) {
   v1::Probe p = Probes()["short"];
   EXPECT_EQ(p.expires_at().seconds(), started.expires_at().seconds());
   EXPECT_EQ(p.expires_at().nanos(), started.expires_at().nanos());
-  // It ends when it was due to, pins and all.
-  // (Unlisted first, unpinned right after: wait for both.)
+  CallGetppid(kN);
+  // It ends when it was due to: its program and maps go, its record with
+  // the final total stays (listed as expired, by the next agent too).
   const absl::Time deadline = absl::Now() + absl::Seconds(15);
-  while ((Probes().count("short") || fs::exists(pins_ + "/short")) &&
+  while (Probes()["short"].state() != v1::PROBE_STATE_EXPIRED &&
          absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_EQ(Probes().count("short"), 0u);
+  ASSERT_EQ(Probes()["short"].state(), v1::PROBE_STATE_EXPIRED);
+  EXPECT_EQ(Probes()["short"].total(), kN);
+  EXPECT_FALSE(fs::exists(pins_ + "/short/link"));
+  Kill9();
+  StartAgent();
+  EXPECT_EQ(Probes()["short"].state(), v1::PROBE_STATE_EXPIRED);
+  EXPECT_EQ(Probes()["short"].total(), kN);
+  v1::StopProbeRequest stop;
+  stop.set_name("short");
+  v1::StopProbeResponse stopped;
+  ASSERT_TRUE(
+      stub_->StopProbe(ContextWithDeadline().get(), stop, &stopped).ok());
+  EXPECT_EQ(stopped.probe().total(), kN);
   EXPECT_FALSE(fs::exists(pins_ + "/short"));
 }
 

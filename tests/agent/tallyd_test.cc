@@ -245,7 +245,11 @@ TEST_F(TallydTest, TtlExpiryStopsTheProbeAndRestartRenews) {
   }
   ASSERT_TRUE(expired) << "no final EXPIRED update";
   EXPECT_EQ(update.total(), 10u);
-  EXPECT_TRUE(List().empty());
+  // Listed as expired with its final total until stopped or started again.
+  std::vector<v1::Probe> listed = List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state(), v1::PROBE_STATE_EXPIRED);
+  EXPECT_EQ(listed[0].total(), 10u);
 
   // Starting it again creates a fresh incarnation.
   v1::StartProbeResponse again;
@@ -303,6 +307,9 @@ TEST_F(TallydTest, InvalidRequestsGetExactCodesAndTheAgentKeepsServing) {
        grpc::StatusCode::INVALID_ARGUMENT, "group_by"},
       {"too many keys", [](auto& r) { r.set_max_keys(1u << 30); },
        grpc::StatusCode::INVALID_ARGUMENT, "max_keys"},
+      // Outside-run finding: accepted silently, bounding nothing.
+      {"max_keys without group_by", [](auto& r) { r.set_max_keys(100); },
+       grpc::StatusCode::INVALID_ARGUMENT, "give group_by too"},
       {"negative ttl", [](auto& r) { r.mutable_ttl()->set_seconds(-5); },
        grpc::StatusCode::INVALID_ARGUMENT, "ttl must be positive"},
       {"no such pid", [](auto& r) { r.set_pid(999999999); },

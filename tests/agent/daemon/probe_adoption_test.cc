@@ -211,10 +211,16 @@ TEST_F(ProbeAdoptionTest, TtlKeepsItsOriginalExpiryAcrossARestart) {
   auto ended = log_->WaitFor(1);
   EXPECT_EQ(ended[0].first, "short");
   EXPECT_EQ(ended[0].second, ProbeState::kExpired);
-  // The worker removes it from the store after telling the listener: a
-  // round trip through the worker waits for that.
+  // The worker keeps its record after telling the listener: a round trip
+  // through the worker waits for that. Listed as expired, also after a
+  // restart; stopping it forgets it.
   EXPECT_THAT(Stop("absent"),
               testing::StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
+  manager_.reset();
+  StartAgent();
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
+  ASSERT_OK(Stop("short").status());
   EXPECT_FALSE(store_.Kept("short"));
 }
 
@@ -222,9 +228,10 @@ TEST_F(ProbeAdoptionTest, TtlThatPassedWhileNoAgentRanEndsAtAdoption) {
   ASSERT_OK(Start("short", absl::Seconds(60)).status());
   manager_.reset();
   clock_.Advance(absl::Minutes(5));
+  Counter("short")->Add(3);  // its pinned link counted on
   StartAgent();
-  EXPECT_FALSE(manager_->Exists("short"));
-  EXPECT_FALSE(store_.Kept("short"));
+  EXPECT_EQ(Listed("short").state, ProbeState::kExpired);
+  EXPECT_EQ(Listed("short").total, 3u);
   auto ended = log_->WaitFor(1);
   EXPECT_EQ(ended[0].second, ProbeState::kExpired);
 }

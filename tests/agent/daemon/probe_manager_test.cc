@@ -207,11 +207,50 @@ TEST_F(ProbeManagerTest, TtlExpiresOnTheClock) {
   EXPECT_TRUE(manager_->Exists("short"));
   EXPECT_EQ(listener_.count(), 0u);
 
+  store_.Latest("rawtracepoint:x")->Add(7);
   clock_.Advance(absl::Seconds(2));
   std::vector<Ended> ended = listener_.WaitFor(1);
   EXPECT_EQ(ended[0].name, "short");
   EXPECT_EQ(ended[0].state, ProbeState::kExpired);
+}
+
+// Outside-run finding: an expired probe vanished with its final count; the
+// operator who asked for "an hour of X" found nothing after the hour.
+TEST_F(ProbeManagerTest, AnExpiredProbeStaysListedWithItsTotalUntilStopped) {
+  absl::StatusOr<StartResult> started =
+      Start(Config("short", "rawtracepoint:x", absl::Seconds(10)));
+  ASSERT_OK(started);
+  store_.Latest("rawtracepoint:x")->Add(7);
+  clock_.Advance(absl::Seconds(11));
+  listener_.WaitFor(1);
+  // A round trip: the worker has finished with the expiry.
+  EXPECT_THAT(Stop("nothing"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  absl::StatusOr<std::vector<ProbeInfo>> list = manager_->List();
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].state, ProbeState::kExpired);
+  EXPECT_EQ((*list)[0].total, 7u);
+  EXPECT_THAT((*list)[0].error, HasSubstr("ttl of 10s passed"));
+  // It counts against no limit, and stopping it says its total.
+  absl::StatusOr<ProbeInfo> stopped = Stop("short");
+  ASSERT_OK(stopped);
+  EXPECT_EQ(stopped->total, 7u);
   EXPECT_FALSE(manager_->Exists("short"));
+}
+
+TEST_F(ProbeManagerTest, StartingAnExpiredProbeAgainIsANewIncarnation) {
+  absl::StatusOr<StartResult> first =
+      Start(Config("short", "rawtracepoint:x", absl::Seconds(10)));
+  ASSERT_OK(first);
+  clock_.Advance(absl::Seconds(11));
+  listener_.WaitFor(1);
+  absl::StatusOr<StartResult> again =
+      Start(Config("short", "rawtracepoint:x", absl::Seconds(10)));
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->created);
+  EXPECT_NE(again->info.probe->id, first->info.probe->id);
+  EXPECT_EQ(again->info.state, ProbeState::kRunning);
 }
 
 TEST_F(ProbeManagerTest, IdempotentStartRenewsTheTtl) {
@@ -226,6 +265,19 @@ TEST_F(ProbeManagerTest, IdempotentStartRenewsTheTtl) {
   EXPECT_THAT(Stop("nothing"),
               StatusIs(absl::StatusCode::kNotFound, ::testing::_));
   EXPECT_TRUE(manager_->Exists("p"));
+}
+
+// Outside-run finding: re-running a start without --ttl silently made a
+// time-boxed probe run forever.
+TEST_F(ProbeManagerTest, AStartWithoutATtlKeepsTheRunningProbesTtl) {
+  absl::StatusOr<StartResult> first =
+      Start(Config("p", "rawtracepoint:x", absl::Seconds(10)));
+  ASSERT_OK(first);
+  absl::StatusOr<StartResult> again = Start(Config("p", "rawtracepoint:x"));
+  ASSERT_OK(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->info.ttl, absl::Seconds(10));
+  EXPECT_EQ(again->info.expires_at, first->info.expires_at);
 }
 
 TEST_F(ProbeManagerTest, ShutdownStopsEveryProbeThenRefusesStarts) {
