@@ -509,8 +509,13 @@ class TlsTunnels::Pump {
     c->dead = true;
     deadlines_.erase({c->deadline, c});
     conns_.erase(c);
+    // Explicitly out of the epoll set: closing leaves it only if no other
+    // descriptor shares the socket (a child forked but not yet exec'd has
+    // copies), and a later event would name a Conn already deleted.
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, c->app, nullptr);
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, c->net, nullptr);
     close(c->app);
-    close(c->net);  // also leaves the epoll set
+    close(c->net);
     c->app = c->net = -1;
     graveyard_.push_back(c);
   }

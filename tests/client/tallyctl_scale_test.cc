@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/agent_process.h"
+#include "tests/testing/sanitizers.h"
 #include "tests/testing/standin_agent.h"
 #include "tests/testing/subprocess.h"
 
@@ -153,8 +154,10 @@ TEST_F(TallyctlScaleTest, WatchMemoryPerAgentIsBounded) {
     if (line.rfind("VmRSS:", 0) == 0) rss_kb = std::stol(line.substr(6));
   }
   constexpr long kBaseKb = 30 * 1024;  // libraries, gRPC and OpenSSL state
-  EXPECT_LT(rss_kb, kBaseKb + 100 * kAgents)
-      << rss_kb / 1024 << " MB for " << kAgents << " agents";
+  if (testing::kAssertMemoryBounds) {
+    EXPECT_LT(rss_kb, kBaseKb + 100 * kAgents)
+        << rss_kb / 1024 << " MB for " << kAgents << " agents";
+  }
   watch.Signal(SIGINT);
   EXPECT_EQ(watch.Wait(absl::Seconds(30)), 0) << watch.Stderr();
 }
