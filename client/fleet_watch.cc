@@ -587,11 +587,16 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
       CheckLiveness(now);
       next_look = now + kPoll;
       // Nothing left that could ever stream: say so instead of waiting.
-      if (refresh == std::nullopt &&
-          std::all_of(agents_.begin(), agents_.end(), [](const auto& a) {
-            return a.second.stream == nullptr &&
-                   (a.second.retry_at == absl::InfiniteFuture() ||
-                    !a.second.target.error.empty());
+      // An agent that refused the request (INVALID_ARGUMENT) is not retried,
+      // whether or not the agent list may change: new agents would refuse it
+      // too. Only a name that did not resolve may still heal on a re-read.
+      const bool rereading =
+          refresh != std::nullopt && MayChange(ctx_.agents_spec);
+      if (std::all_of(agents_.begin(), agents_.end(), [&](const auto& a) {
+            const AgentView& v = a.second;
+            if (v.stream != nullptr) return false;
+            if (!v.target.error.empty()) return !rereading;
+            return v.retry_at == absl::InfiniteFuture();
           })) {
         break;
       }

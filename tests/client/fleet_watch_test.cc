@@ -86,7 +86,10 @@ class WatchRun {
       }
       char buf[4096];
       ssize_t n = read(read_fd_, buf, sizeof(buf));
-      if (n <= 0) return std::nullopt;
+      if (n <= 0) {
+        ended_ = true;
+        return std::nullopt;
+      }
       buffer_.append(buf, n);
     }
   }
@@ -104,6 +107,9 @@ class WatchRun {
     }
     return std::nullopt;
   }
+
+  // Whether the watch closed its output (ended on its own or was stopped).
+  bool ended() const { return ended_; }
 
   // Lines read so far: Until(want, Mark()) then looks only at later ones.
   size_t Mark() const { return seen_.size(); }
@@ -140,6 +146,7 @@ class WatchRun {
   int read_fd_ = -1;
   std::string buffer_;
   std::vector<v1::WatchLine> seen_;
+  bool ended_ = false;
   std::atomic<bool> stop_{false};
   int code_ = -1;
   std::thread thread_;
@@ -355,6 +362,41 @@ TEST_F(FleetWatchTest, RestartedAndLateAgentsComeUp) {
       mark));
   EXPECT_EQ(run.Finish(), 0) << run.Stderr();
   EXPECT_THAT(run.Stderr(), HasSubstr("3/3 agents ok"));
+}
+
+// Tester's finding 1: when every agent refuses the request itself
+// (INVALID_ARGUMENT: an interval below their minimum), nothing can heal it,
+// so the watch ends on its own with exit 1 and the agents' words, rather
+// than printing empty FLEET lines until stopped. The agents list is given
+// as --agents is (so a re-read is set up), without --for.
+TEST_F(FleetWatchTest, RequestEveryAgentRefusesEndsTheWatch) {
+  StartFleet(2);
+  WatchOptions o = Fast();
+  o.interval = absl::Milliseconds(50);
+  WatchRun run(Context(All()), o);
+  // Ends within a second or so; 10 s bounds a failure.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (run.Next(deadline)) {
+  }
+  EXPECT_TRUE(run.ended()) << "still watching after every agent refused";
+  EXPECT_EQ(run.Finish(), 1);
+  EXPECT_THAT(run.Stderr(), HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(run.Stderr(), HasSubstr("below the agent's minimum"));
+}
+
+// A probe not started yet (NOT_FOUND) may start any moment: keep retrying.
+TEST_F(FleetWatchTest, ProbeNotFoundIsRetriedUntilItStarts) {
+  StartFleet(2);
+  WatchOptions o = Fast();
+  o.probes = {"later"};
+  WatchRun run(Context(All()), o);
+  ASSERT_TRUE(run.Until(Kind(v1::WatchLine::AGENT_DOWN, fleet_->address(0))));
+  StartProbeEverywhere("later");
+  ASSERT_TRUE(run.Until([](const v1::WatchLine& l) {
+    return l.kind() == v1::WatchLine::FLEET && l.agents_up() == 2 &&
+           l.probe() == "later";
+  }));
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
 }
 
 // Finding 7: --for counts from when tallyctl started, not from when the
