@@ -241,6 +241,8 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
   agent.last_heard = now;
   agent.backoff = kFirstBackoff;
   if (agent.state != AgentState::kUp) {
+    // What it counted while we did not hear it is not this interval's.
+    for (auto& [name, view] : agent.probes) view.count.Rebase();
     agent.state = AgentState::kUp;
     agent.reported = false;
     agent.error.clear();
@@ -251,18 +253,7 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
   if (u.heartbeat()) return;  // alive; nothing to count
 
   ProbeView& view = agent.probes[u.probe()];
-  const bool known = view.probe_id != 0;
-  if (known && view.probe_id != u.probe_id()) {
-    // A new incarnation (the probe started anew): its count began again at
-    // zero, so keep what was counted before on top. A probe an agent
-    // re-adopted after a restart keeps its probe_id (only the epoch
-    // changes) and its count: nothing to carry, or it would count twice.
-    view.carried += view.agent_total;
-    view.agent_total = 0;
-  }
-  view.epoch = u.epoch();
-  view.probe_id = u.probe_id();
-  view.agent_total = std::max(view.agent_total, u.total());
+  const uint64_t delta = view.count.Update(u.probe_id(), u.total());
   view.last = u;
 
   v1::WatchLine line;
@@ -274,7 +265,7 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
   line.set_epoch(u.epoch());
   *line.mutable_time() = u.time();
   line.set_total(view.total());
-  line.set_delta(view.total() - std::min(view.total(), view.last_line_total));
+  line.set_delta(delta);
   line.set_state(u.state());
   *line.mutable_top_keys() = u.top_keys();
   line.set_dropped_keys(u.dropped_keys());
@@ -282,7 +273,6 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
   line.set_reclaimed_keys(u.reclaimed_keys());
   line.set_mechanism(u.mechanism());
   line.set_agent_total(u.total());
-  view.last_line_total = view.total();
   Emit(line);
 }
 
@@ -429,14 +419,15 @@ void FleetWatch::Tick(absl::Time now, absl::Duration elapsed) {
   const double seconds = std::max(1e-3, absl::ToDoubleSeconds(elapsed));
   std::map<std::string, uint64_t> totals = departed_;
   std::map<std::string, uint64_t> stale = departed_;
+  // Increases only: counts an agent brought when it joined are in the
+  // totals but not in any interval's delta.
+  std::map<std::string, uint64_t> deltas;
   for (auto& [id, agent] : agents_) {
     const bool live = agent.state == AgentState::kUp;
     for (auto& [name, view] : agent.probes) {
-      view.rate =
-          live ? (view.total() - std::min(view.total(), view.last_tick_total)) /
-                     seconds
-               : 0;
-      view.last_tick_total = view.total();
+      const uint64_t delta = view.count.Tick(live);
+      view.rate = delta / seconds;
+      deltas[name] += delta;
       totals[name] += view.total();
       if (!live) stale[name] += view.total();
     }
@@ -456,7 +447,7 @@ void FleetWatch::Tick(absl::Time now, absl::Duration elapsed) {
   };
   for (const auto& [name, total] : totals) {
     FleetView& fleet = fleet_[name];
-    uint64_t delta = total - std::min(total, fleet.last_tick_total);
+    const uint64_t delta = deltas[name];
     fleet.rate = delta / seconds;
     fleet.last_tick_total = total;
     v1::WatchLine line = fleet_line(name);
@@ -497,9 +488,10 @@ void FleetWatch::Render(absl::Time now) {
       std::string state = live ? StateName(v.last.state())
                           : agent.state == AgentState::kStale ? "STALE"
                                                               : "DOWN";
-      table.AddRow({name, agent.node, state, absl::StrCat(v.total()),
-                    live ? absl::StrFormat("%.1f", v.rate) : "-",
-                    v.last.mechanism(), absl::StrJoin(top, " ")});
+      table.AddRow(
+          {name, agent.node, state, absl::StrCat(v.total()),
+           live && v.count.rate_known() ? absl::StrFormat("%.1f", v.rate) : "-",
+           v.last.mechanism(), absl::StrJoin(top, " ")});
     }
     const FleetView& fleet = fleet_[name];
     table.AddRow({name, "FLEET", "", absl::StrCat(fleet.last_tick_total),

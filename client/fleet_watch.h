@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/command.h"
+#include "client/probe_count.h"
 #include "tally/v1/agent.grpc.pb.h"
 #include "tally/v1/cli_output.pb.h"
 
@@ -77,15 +78,10 @@ class FleetWatch {
 
   // One probe as seen on one agent.
   struct ProbeView {
-    std::string epoch;
-    uint64_t probe_id = 0;
-    uint64_t agent_total = 0;  // the agent's own count, this incarnation
-    uint64_t carried = 0;      // totals of earlier incarnations/epochs
-    uint64_t last_line_total = 0;
-    uint64_t last_tick_total = 0;
+    ProbeCount count;
     double rate = 0;
     v1::WatchCountsResponse last;
-    uint64_t total() const { return carried + agent_total; }
+    uint64_t total() const { return count.total(); }
   };
 
   enum class AgentState {

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -298,6 +299,79 @@ TEST_F(FleetWatchTest, HungAgentGoesStaleAndIsKeptApart) {
   EXPECT_EQ(after->stale_total(), 0u);
   EXPECT_GE(after->total(), fleet_line->total());  // never backwards
   EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+}
+
+// FLEET delta is what the UPDATE lines since the previous FLEET line added,
+// for every FLEET line of `probe` in `lines`.
+void ExpectFleetDeltasAreUpdateDeltas(const std::vector<v1::WatchLine>& lines,
+                                      const std::string& probe) {
+  uint64_t since = 0;
+  for (const v1::WatchLine& l : lines) {
+    if (l.probe() != probe) continue;
+    if (l.kind() == v1::WatchLine::UPDATE) since += l.delta();
+    if (l.kind() == v1::WatchLine::FLEET) {
+      EXPECT_EQ(l.delta(), since) << "FLEET total " << l.total();
+      since = 0;
+    }
+  }
+}
+
+// Tester's finding 2: what agents had counted before the watch saw them is
+// in the first FLEET total, not in its delta or rate.
+TEST_F(FleetWatchTest, FirstFrameCountsNoBacklogAsNew) {
+  StartFleet(3);
+  StartProbeEverywhere("p");
+  WatchRun run(Context(All()), Fast());
+  std::optional<v1::WatchLine> first = run.Until([](const v1::WatchLine& l) {
+    return l.kind() == v1::WatchLine::FLEET && l.probe() == "p";
+  });
+  ASSERT_TRUE(first);
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  std::vector<v1::WatchLine> lines = run.Drain();
+  uint64_t backlog = 0;
+  std::set<std::string> seen;
+  for (const v1::WatchLine& l : lines) {
+    if (l.kind() == v1::WatchLine::UPDATE && seen.insert(l.agent()).second) {
+      EXPECT_EQ(l.delta(), 0u) << l.agent() << " total " << l.total();
+      backlog += l.total();
+    }
+    if (l.kind() == v1::WatchLine::FLEET) break;
+  }
+  ASSERT_GT(backlog, 0u);  // the probes counted before the watch began
+  EXPECT_LE(first->delta(), first->total() - backlog);
+  ExpectFleetDeltasAreUpdateDeltas(lines, "p");
+}
+
+// Tester's finding 2: an agent back from a hang brings what it counted
+// meanwhile; that is in the total but not one interval's increase.
+TEST_F(FleetWatchTest, ThawedAgentsBacklogIsNotAnIncrease) {
+  StartFleet(2);
+  StartProbeEverywhere("p");
+  WatchRun run(Context(All()), Fast());
+  ASSERT_TRUE(run.Until([](const v1::WatchLine& l) {
+    return l.kind() == v1::WatchLine::FLEET && l.agents_up() == 2;
+  }));
+  fleet_->Freeze(1);
+  ASSERT_TRUE(run.Until(Kind(v1::WatchLine::AGENT_STALE, fleet_->address(1))));
+  size_t mark = run.Mark();
+  fleet_->Thaw(1);
+  ASSERT_TRUE(
+      run.Until(Kind(v1::WatchLine::AGENT_UP, fleet_->address(1)), mark));
+  std::optional<v1::WatchLine> back = run.Until(
+      [&](const v1::WatchLine& l) {
+        return l.kind() == v1::WatchLine::UPDATE &&
+               l.agent() == fleet_->address(1);
+      },
+      mark);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->delta(), 0u) << "total " << back->total();
+  ASSERT_TRUE(run.Until(
+      [](const v1::WatchLine& l) {
+        return l.kind() == v1::WatchLine::FLEET && l.agents_up() == 2;
+      },
+      mark));
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  ExpectFleetDeltasAreUpdateDeltas(run.Drain(), "p");
 }
 
 TEST_F(FleetWatchTest, StaleAgentAtTheEndFailsTheWatchWithItsReason) {
