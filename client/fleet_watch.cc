@@ -251,6 +251,7 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
     Emit(line);
   }
   if (u.heartbeat()) return;  // alive; nothing to count
+  ++updates_since_tick_;
 
   ProbeView& view = agent.probes[u.probe()];
   const uint64_t delta = view.count.Update(u.probe_id(), u.total());
@@ -417,6 +418,7 @@ std::string FleetWatch::Reason(const AgentView& agent, absl::Time now) const {
 
 void FleetWatch::Tick(absl::Time now, absl::Duration elapsed) {
   const double seconds = std::max(1e-3, absl::ToDoubleSeconds(elapsed));
+  updates_since_tick_ = 0;
   std::map<std::string, uint64_t> totals = departed_;
   std::map<std::string, uint64_t> stale = departed_;
   // Increases only: counts an agent brought when it joined are in the
@@ -606,6 +608,9 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
       absl::SleepFor(std::min(kBatch, std::min(next_tick, end) - now));
     }
   }
+
+  // Updates since the last interval's line would be in no FLEET line.
+  if (updates_since_tick_ > 0) Tick(now, now - last_tick);
 
   // The verdict is the state at the end, before streams are cancelled.
   std::vector<AgentOutcome> outcomes;

@@ -147,6 +147,7 @@ class FleetWatch {
   std::map<std::string, uint64_t> departed_;
   std::map<std::string, FleetView> fleet_;
   size_t connected_ = 0;  // agents holding a connection (file descriptors)
+  size_t updates_since_tick_ = 0;  // counted, not yet in a FLEET line
   bool stopping_ = false;
 
   absl::Mutex mu_;

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -372,6 +373,55 @@ TEST_F(FleetWatchTest, ThawedAgentsBacklogIsNotAnIncrease) {
       mark));
   EXPECT_EQ(run.Finish(), 0) << run.Stderr();
   ExpectFleetDeltasAreUpdateDeltas(run.Drain(), "p");
+}
+
+// The last FLEET line of `probe` has the sum of every agent's last UPDATE.
+void ExpectLastFleetLineHasEveryUpdate(const std::vector<v1::WatchLine>& lines,
+                                       const std::string& probe) {
+  std::map<std::string, uint64_t> last;
+  std::optional<v1::WatchLine> fleet;
+  for (const v1::WatchLine& l : lines) {
+    if (l.probe() != probe) continue;
+    if (l.kind() == v1::WatchLine::UPDATE) last[l.agent()] = l.total();
+    if (l.kind() == v1::WatchLine::FLEET) fleet = l;
+  }
+  ASSERT_FALSE(last.empty());
+  ASSERT_TRUE(fleet) << "no FLEET line";
+  uint64_t sum = 0;
+  for (const auto& [agent, total] : last) sum += total;
+  EXPECT_EQ(fleet->total(), sum);
+  EXPECT_EQ(lines.back().kind(), v1::WatchLine::FLEET);
+}
+
+// Tester's finding 3: updates after the last interval's FLEET line were
+// never in one when --for ended (here it ends before the first interval).
+TEST_F(FleetWatchTest, ForEndsWithAFleetLineOfEveryUpdate) {
+  StartFleet(2);
+  StartProbeEverywhere("p");
+  WatchOptions o = Fast();
+  o.interval = absl::Seconds(5);
+  o.duration = absl::Milliseconds(700);
+  WatchRun run(Context(All()), o);
+  std::vector<v1::WatchLine> lines = run.Drain();
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  ExpectLastFleetLineHasEveryUpdate(lines, "p");
+}
+
+// ... and when stopped (SIGINT).
+TEST_F(FleetWatchTest, StopEndsWithAFleetLineOfEveryUpdate) {
+  StartFleet(2);
+  StartProbeEverywhere("p");
+  WatchOptions o = Fast();
+  o.interval = absl::Seconds(5);
+  WatchRun run(Context(All()), o);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(run.Until([&](const v1::WatchLine& l) {
+      return l.kind() == v1::WatchLine::UPDATE &&
+             l.agent() == fleet_->address(i);
+    }));
+  }
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  ExpectLastFleetLineHasEveryUpdate(run.Drain(), "p");
 }
 
 TEST_F(FleetWatchTest, StaleAgentAtTheEndFailsTheWatchWithItsReason) {
