@@ -235,6 +235,12 @@ size_t FleetWatch::Count(AgentState state) const {
   });
 }
 
+size_t FleetWatch::CountStale() const {
+  return std::count_if(agents_.begin(), agents_.end(), [](const auto& a) {
+    return a.second.state == AgentState::kStale || a.second.stale_connecting;
+  });
+}
+
 void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
                           const v1::WatchCountsResponse& u, absl::Time now) {
   agent.node = u.node();
@@ -245,6 +251,7 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
     for (auto& [name, view] : agent.probes) view.count.Rebase();
     agent.state = AgentState::kUp;
     agent.reported = false;
+    agent.stale_connecting = false;
     agent.error.clear();
     v1::WatchLine line = AgentLine(v1::WatchLine::AGENT_UP, agent);
     line.set_epoch(u.epoch());
@@ -286,6 +293,7 @@ void FleetWatch::OnEnded(uint64_t id, Stream* stream,
       status.ok() ? "UNAVAILABLE: the agent ended the stream (shutting down)"
                   : ctx_.channels.Describe(status, agent.stream->connection());
   agent.stream.reset();
+  agent.stale_connecting = false;
   if (stopping_) return;
   agent.state = AgentState::kDown;
   agent.error = std::move(error);
@@ -365,6 +373,7 @@ void FleetWatch::CheckLiveness(absl::Time now) {
     } else if (agent.state == AgentState::kConnecting && !agent.reported &&
                now - agent.attempt_started > stale_after_) {
       agent.reported = true;
+      agent.stale_connecting = true;
       agent.error = Reason(agent, now);
       Emit(AgentLine(v1::WatchLine::AGENT_STALE, agent));
     }
@@ -435,8 +444,7 @@ void FleetWatch::Tick(absl::Time now, absl::Duration elapsed) {
     }
   }
   const uint32_t up = static_cast<uint32_t>(Count(AgentState::kUp));
-  const uint32_t stale_agents =
-      static_cast<uint32_t>(Count(AgentState::kStale));
+  const uint32_t stale_agents = static_cast<uint32_t>(CountStale());
   auto fleet_line = [&](const std::string& probe) {
     v1::WatchLine line;
     line.set_kind(v1::WatchLine::FLEET);
@@ -518,7 +526,7 @@ void FleetWatch::Render(absl::Time now) {
     absl::StrAppend(&lines, "  not up: ", groups.size() - kGroupsShown,
                     " other reasons\n");
   }
-  const size_t stale = Count(AgentState::kStale);
+  const size_t stale = CountStale();
   std::string text = absl::StrFormat(
       "tally watch  %d/%d agents up%s  every %s  %s\n\n%s%s",
       Count(AgentState::kUp), agents_.size(),

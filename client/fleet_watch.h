@@ -98,6 +98,9 @@ class FleetWatch {
     AgentState state = AgentState::kWaiting;
     std::string error;      // why it is down (or waiting)
     bool reported = false;  // AGENT_DOWN/AGENT_STALE said for this outage
+    // AGENT_STALE said while connecting (nothing heard yet): it counts as
+    // stale, as that line says, until it answers or its stream ends.
+    bool stale_connecting = false;
     absl::Time attempt_started;
     absl::Time last_heard = absl::InfinitePast();
     absl::Duration backoff;
@@ -132,6 +135,8 @@ class FleetWatch {
   // Why an agent is not up, never empty.
   std::string Reason(const AgentView& agent, absl::Time now) const;
   size_t Count(AgentState state) const;
+  // Agents an AGENT_STALE line stands for now.
+  size_t CountStale() const;
   size_t Streaming() const;
 
   const CommandContext& ctx_;

@@ -448,6 +448,13 @@ TEST_F(FleetWatchTest, WatchStartedDuringAHangGivesAReason) {
   ASSERT_TRUE(stale);
   EXPECT_THAT(stale->error(), HasSubstr("no answer for"));
   EXPECT_THAT(stale->error(), HasSubstr("most likely hung"));
+  // Tester's finding 4: FLEET lines count it as the AGENT_STALE line says.
+  std::optional<v1::WatchLine> fleet_line = run.Until(
+      [](const v1::WatchLine& l) { return l.kind() == v1::WatchLine::FLEET; },
+      run.Mark());
+  ASSERT_TRUE(fleet_line);
+  EXPECT_EQ(fleet_line->agents_stale(), 1u);
+  EXPECT_EQ(fleet_line->agents_up(), 2u);
   EXPECT_EQ(run.Finish(), 2);
   EXPECT_THAT(run.Stderr(), HasSubstr("2/3 agents ok; " + fleet_->address(0) +
                                       ": DEADLINE_EXCEEDED: no answer for"));
