@@ -6,7 +6,9 @@
 //                      Kubernetes headless Service lists every agent pod)
 //   @FILE              one of the above per line; '#' starts a comment
 //
-// Several, comma-separated. Default: the local agent's unix socket.
+// Several, comma-separated. Default: the local agent's unix socket. A unix
+// path is normalized (repeated slashes, "." parts), and an address listed
+// twice is one agent.
 #ifndef TALLY_CLIENT_TARGETS_H_
 #define TALLY_CLIENT_TARGETS_H_
 
