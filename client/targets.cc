@@ -136,10 +136,14 @@ absl::Status ParseFile(absl::string_view path, int depth,
     if (size_t hash = text.find('#'); hash != absl::string_view::npos) {
       text = text.substr(0, hash);
     }
-    text = absl::StripAsciiWhitespace(text);
-    if (text.empty()) continue;
-    RETURN_IF_ERROR(
-        ParseEntry(text, absl::StrCat(path, ":", number), depth + 1, out));
+    // Comma-separated as in --agents, so that a line pasted from there
+    // does not become one bad target hiding the agents on it.
+    for (absl::string_view entry : absl::StrSplit(text, ',')) {
+      entry = absl::StripAsciiWhitespace(entry);
+      if (entry.empty()) continue;
+      RETURN_IF_ERROR(
+          ParseEntry(entry, absl::StrCat(path, ":", number), depth + 1, out));
+    }
   }
   return absl::OkStatus();
 }

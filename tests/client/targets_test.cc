@@ -278,6 +278,20 @@ TEST_F(AgentFileTest, AgentInFileAndOnTheLineIsOneAgent) {
               ElementsAre(Literal("unix:/x/1.sock"), Literal("b:2")));
 }
 
+// Tester's finding 6: a line with commas is several agents, as on the line.
+TEST_F(AgentFileTest, CommasInALineSeparateAgents) {
+  std::string path = WriteFile("agents.txt", "unix:/a.sock, unix:/b.sock\n");
+  EXPECT_THAT(MustParse(absl::StrCat("@", path)),
+              ElementsAre(Literal("unix:/a.sock"), Literal("unix:/b.sock")));
+}
+
+TEST_F(AgentFileTest, BadEntryAfterACommaNamesFileAndLine) {
+  std::string path = WriteFile("agents.txt", "\na:1,nope\n");
+  EXPECT_THAT(ParseAgents(absl::StrCat("@", path)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(absl::StrCat(path, ":2: 'nope'"))));
+}
+
 TEST_F(AgentFileTest, GarbageLineNamesFileAndLine) {
   std::string path = WriteFile("agents.txt",
                                "# header\n"
