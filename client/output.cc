@@ -65,10 +65,13 @@ std::string HumanCount(double value) {
 
 std::string HumanDuration(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return "0s";
-  int64_t s = absl::ToInt64Seconds(d);
+  // Rounded up to the unit shown: a TTL of 1s just after start is "1s",
+  // and "0s" only once it has run out.
+  int64_t s = absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1)));
   if (s < 60) return absl::StrCat(s, "s");
   if (s < 3600) return absl::StrCat(s / 60, "m", s % 60, "s");
-  return absl::StrCat(s / 3600, "h", (s % 3600) / 60, "m");
+  const int64_t m = (s + 59) / 60;
+  return absl::StrCat(m / 60, "h", m % 60, "m");
 }
 
 }  // namespace tally::cli

@@ -31,7 +31,7 @@ class Table {
 
 // "1.2k", "3.4M": compact counts for tables.
 std::string HumanCount(double value);
-// "4m59s"-style, for TTLs.
+// "4m59s"-style, for TTLs: rounded up to the last unit shown.
 std::string HumanDuration(absl::Duration d);
 
 }  // namespace tally::cli

@@ -193,8 +193,17 @@ TEST(HumanDurationTest, ZeroAndNegative) {
 TEST(HumanDurationTest, Seconds) {
   EXPECT_EQ(HumanDuration(absl::Seconds(1)), "1s");
   EXPECT_EQ(HumanDuration(absl::Seconds(59)), "59s");
-  EXPECT_EQ(HumanDuration(absl::Milliseconds(59999)), "59s");
-  EXPECT_EQ(HumanDuration(absl::Milliseconds(500)), "0s");
+}
+
+// Tester's finding 7: `--ttl 1s` showed "0s" right after start.
+TEST(HumanDurationTest, RoundsUpToTheUnitShown) {
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(500)), "1s");
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(999)), "1s");
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(59999)), "1m0s");
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(299001)), "5m0s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(3599) + absl::Milliseconds(1)),
+            "1h0m");
+  EXPECT_EQ(HumanDuration(absl::Seconds(3661)), "1h2m");
 }
 
 TEST(HumanDurationTest, MinutesAndSeconds) {
@@ -205,7 +214,7 @@ TEST(HumanDurationTest, MinutesAndSeconds) {
 
 TEST(HumanDurationTest, HoursAndMinutes) {
   EXPECT_EQ(HumanDuration(absl::Hours(1)), "1h0m");
-  EXPECT_EQ(HumanDuration(absl::Seconds(3661)), "1h1m");
+  EXPECT_EQ(HumanDuration(absl::Seconds(3660)), "1h1m");
   EXPECT_EQ(HumanDuration(absl::Hours(25) + absl::Minutes(30)), "25h30m");
 }
 
