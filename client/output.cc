@@ -21,6 +21,19 @@ std::string JsonLine(const google::protobuf::Message& message) {
   return out;
 }
 
+namespace {
+
+// Columns a cell takes on a terminal, as UTF-8 code points (continuation
+// bytes take none): a node name such as "nœud-1" is 6 wide, not 7. Wide
+// (East Asian) characters are still counted as one.
+size_t DisplayWidth(const std::string& s) {
+  return std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  });
+}
+
+}  // namespace
+
 Table::Table(std::vector<std::string> header) {
   rows_.push_back(std::move(header));
 }
@@ -34,7 +47,7 @@ std::string Table::Render() const {
   for (const auto& row : rows_) {
     if (row.size() > widths.size()) widths.resize(row.size(), 0);
     for (size_t c = 0; c < row.size(); ++c) {
-      widths[c] = std::max(widths[c], row[c].size());
+      widths[c] = std::max(widths[c], DisplayWidth(row[c]));
     }
   }
   std::string out;
@@ -43,7 +56,8 @@ std::string Table::Render() const {
     for (size_t c = 0; c < row.size(); ++c) {
       if (c + 1 < row.size()) {
         absl::StrAppend(&line, row[c],
-                        std::string(widths[c] - row[c].size() + 2, ' '));
+                        std::string(widths[c] - DisplayWidth(row[c]) + 2,
+                                    ' '));
       } else {
         absl::StrAppend(&line, row[c]);
       }

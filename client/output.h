@@ -21,7 +21,8 @@ class Table {
  public:
   explicit Table(std::vector<std::string> header);
   void AddRow(std::vector<std::string> row);
-  // Columns padded to their widest cell; the last column is not padded.
+  // Columns padded to their widest cell (in UTF-8 code points); the last
+  // column is not padded.
   std::string Render() const;
   bool empty() const { return rows_.size() <= 1; }
 

@@ -33,6 +33,17 @@ TEST(TableTest, EmptyUntilARowIsAdded) {
   EXPECT_FALSE(table.empty());
 }
 
+// Tester's finding 7: padding by bytes misaligned non-ASCII node names.
+TEST(TableTest, NonAsciiCellsArePaddedByCharacters) {
+  Table table({"NODE", "TOTAL"});
+  table.AddRow({"n\u0153ud-\u00e9t\u00e9", "1"});  // 8 characters
+  table.AddRow({"node-ascii", "2"});
+  EXPECT_EQ(table.Render(),
+            "NODE        TOTAL\n"
+            "n\u0153ud-\u00e9t\u00e9    1\n"
+            "node-ascii  2\n");
+}
+
 TEST(TableTest, ColumnsPaddedToWidestCellPlusTwo) {
   Table table({"NODE", "PROBE", "COUNT"});
   table.AddRow({"node-a", "exec", "12"});
