@@ -235,34 +235,33 @@ size_t FleetWatch::Count(AgentState state) const {
   });
 }
 
+size_t FleetWatch::CountStale() const {
+  return std::count_if(agents_.begin(), agents_.end(), [](const auto& a) {
+    return a.second.state == AgentState::kStale || a.second.stale_connecting;
+  });
+}
+
 void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
                           const v1::WatchCountsResponse& u, absl::Time now) {
   agent.node = u.node();
   agent.last_heard = now;
   agent.backoff = kFirstBackoff;
   if (agent.state != AgentState::kUp) {
+    // What it counted while we did not hear it is not this interval's.
+    for (auto& [name, view] : agent.probes) view.count.Rebase();
     agent.state = AgentState::kUp;
     agent.reported = false;
+    agent.stale_connecting = false;
     agent.error.clear();
     v1::WatchLine line = AgentLine(v1::WatchLine::AGENT_UP, agent);
     line.set_epoch(u.epoch());
     Emit(line);
   }
   if (u.heartbeat()) return;  // alive; nothing to count
+  ++updates_since_tick_;
 
   ProbeView& view = agent.probes[u.probe()];
-  const bool known = view.probe_id != 0;
-  if (known && view.probe_id != u.probe_id()) {
-    // A new incarnation (the probe started anew): its count began again at
-    // zero, so keep what was counted before on top. A probe an agent
-    // re-adopted after a restart keeps its probe_id (only the epoch
-    // changes) and its count: nothing to carry, or it would count twice.
-    view.carried += view.agent_total;
-    view.agent_total = 0;
-  }
-  view.epoch = u.epoch();
-  view.probe_id = u.probe_id();
-  view.agent_total = std::max(view.agent_total, u.total());
+  const uint64_t delta = view.count.Update(u.probe_id(), u.total());
   view.last = u;
 
   v1::WatchLine line;
@@ -274,7 +273,7 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
   line.set_epoch(u.epoch());
   *line.mutable_time() = u.time();
   line.set_total(view.total());
-  line.set_delta(view.total() - std::min(view.total(), view.last_line_total));
+  line.set_delta(delta);
   line.set_state(u.state());
   *line.mutable_top_keys() = u.top_keys();
   line.set_dropped_keys(u.dropped_keys());
@@ -282,7 +281,6 @@ void FleetWatch::OnUpdate(uint64_t /*id*/, AgentView& agent,
   line.set_reclaimed_keys(u.reclaimed_keys());
   line.set_mechanism(u.mechanism());
   line.set_agent_total(u.total());
-  view.last_line_total = view.total();
   Emit(line);
 }
 
@@ -295,6 +293,7 @@ void FleetWatch::OnEnded(uint64_t id, Stream* stream,
       status.ok() ? "UNAVAILABLE: the agent ended the stream (shutting down)"
                   : ctx_.channels.Describe(status, agent.stream->connection());
   agent.stream.reset();
+  agent.stale_connecting = false;
   if (stopping_) return;
   agent.state = AgentState::kDown;
   agent.error = std::move(error);
@@ -374,6 +373,7 @@ void FleetWatch::CheckLiveness(absl::Time now) {
     } else if (agent.state == AgentState::kConnecting && !agent.reported &&
                now - agent.attempt_started > stale_after_) {
       agent.reported = true;
+      agent.stale_connecting = true;
       agent.error = Reason(agent, now);
       Emit(AgentLine(v1::WatchLine::AGENT_STALE, agent));
     }
@@ -427,23 +427,24 @@ std::string FleetWatch::Reason(const AgentView& agent, absl::Time now) const {
 
 void FleetWatch::Tick(absl::Time now, absl::Duration elapsed) {
   const double seconds = std::max(1e-3, absl::ToDoubleSeconds(elapsed));
+  updates_since_tick_ = 0;
   std::map<std::string, uint64_t> totals = departed_;
   std::map<std::string, uint64_t> stale = departed_;
+  // Increases only: counts an agent brought when it joined are in the
+  // totals but not in any interval's delta.
+  std::map<std::string, uint64_t> deltas;
   for (auto& [id, agent] : agents_) {
     const bool live = agent.state == AgentState::kUp;
     for (auto& [name, view] : agent.probes) {
-      view.rate =
-          live ? (view.total() - std::min(view.total(), view.last_tick_total)) /
-                     seconds
-               : 0;
-      view.last_tick_total = view.total();
+      const uint64_t delta = view.count.Tick(live);
+      view.rate = delta / seconds;
+      deltas[name] += delta;
       totals[name] += view.total();
       if (!live) stale[name] += view.total();
     }
   }
   const uint32_t up = static_cast<uint32_t>(Count(AgentState::kUp));
-  const uint32_t stale_agents =
-      static_cast<uint32_t>(Count(AgentState::kStale));
+  const uint32_t stale_agents = static_cast<uint32_t>(CountStale());
   auto fleet_line = [&](const std::string& probe) {
     v1::WatchLine line;
     line.set_kind(v1::WatchLine::FLEET);
@@ -456,7 +457,7 @@ void FleetWatch::Tick(absl::Time now, absl::Duration elapsed) {
   };
   for (const auto& [name, total] : totals) {
     FleetView& fleet = fleet_[name];
-    uint64_t delta = total - std::min(total, fleet.last_tick_total);
+    const uint64_t delta = deltas[name];
     fleet.rate = delta / seconds;
     fleet.last_tick_total = total;
     v1::WatchLine line = fleet_line(name);
@@ -497,9 +498,10 @@ void FleetWatch::Render(absl::Time now) {
       std::string state = live ? StateName(v.last.state())
                           : agent.state == AgentState::kStale ? "STALE"
                                                               : "DOWN";
-      table.AddRow({name, agent.node, state, absl::StrCat(v.total()),
-                    live ? absl::StrFormat("%.1f", v.rate) : "-",
-                    v.last.mechanism(), absl::StrJoin(top, " ")});
+      table.AddRow(
+          {name, agent.node, state, absl::StrCat(v.total()),
+           live && v.count.rate_known() ? absl::StrFormat("%.1f", v.rate) : "-",
+           v.last.mechanism(), absl::StrJoin(top, " ")});
     }
     const FleetView& fleet = fleet_[name];
     table.AddRow({name, "FLEET", "", absl::StrCat(fleet.last_tick_total),
@@ -524,7 +526,7 @@ void FleetWatch::Render(absl::Time now) {
     absl::StrAppend(&lines, "  not up: ", groups.size() - kGroupsShown,
                     " other reasons\n");
   }
-  const size_t stale = Count(AgentState::kStale);
+  const size_t stale = CountStale();
   std::string text = absl::StrFormat(
       "tally watch  %d/%d agents up%s  every %s  %s\n\n%s%s",
       Count(AgentState::kUp), agents_.size(),
@@ -587,11 +589,16 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
       CheckLiveness(now);
       next_look = now + kPoll;
       // Nothing left that could ever stream: say so instead of waiting.
-      if (refresh == std::nullopt &&
-          std::all_of(agents_.begin(), agents_.end(), [](const auto& a) {
-            return a.second.stream == nullptr &&
-                   (a.second.retry_at == absl::InfiniteFuture() ||
-                    !a.second.target.error.empty());
+      // An agent that refused the request (INVALID_ARGUMENT) is not retried,
+      // whether or not the agent list may change: new agents would refuse it
+      // too. Only a name that did not resolve may still heal on a re-read.
+      const bool rereading =
+          refresh != std::nullopt && MayChange(ctx_.agents_spec);
+      if (std::all_of(agents_.begin(), agents_.end(), [&](const auto& a) {
+            const AgentView& v = a.second;
+            if (v.stream != nullptr) return false;
+            if (!v.target.error.empty()) return !rereading;
+            return v.retry_at == absl::InfiniteFuture();
           })) {
         break;
       }
@@ -609,6 +616,9 @@ int FleetWatch::Run(const std::atomic<bool>& stop) {
       absl::SleepFor(std::min(kBatch, std::min(next_tick, end) - now));
     }
   }
+
+  // Updates since the last interval's line would be in no FLEET line.
+  if (updates_since_tick_ > 0) Tick(now, now - last_tick);
 
   // The verdict is the state at the end, before streams are cancelled.
   std::vector<AgentOutcome> outcomes;

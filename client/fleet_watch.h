@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/command.h"
+#include "client/probe_count.h"
 #include "tally/v1/agent.grpc.pb.h"
 #include "tally/v1/cli_output.pb.h"
 
@@ -77,15 +78,10 @@ class FleetWatch {
 
   // One probe as seen on one agent.
   struct ProbeView {
-    std::string epoch;
-    uint64_t probe_id = 0;
-    uint64_t agent_total = 0;  // the agent's own count, this incarnation
-    uint64_t carried = 0;      // totals of earlier incarnations/epochs
-    uint64_t last_line_total = 0;
-    uint64_t last_tick_total = 0;
+    ProbeCount count;
     double rate = 0;
     v1::WatchCountsResponse last;
-    uint64_t total() const { return carried + agent_total; }
+    uint64_t total() const { return count.total(); }
   };
 
   enum class AgentState {
@@ -102,6 +98,9 @@ class FleetWatch {
     AgentState state = AgentState::kWaiting;
     std::string error;      // why it is down (or waiting)
     bool reported = false;  // AGENT_DOWN/AGENT_STALE said for this outage
+    // AGENT_STALE said while connecting (nothing heard yet): it counts as
+    // stale, as that line says, until it answers or its stream ends.
+    bool stale_connecting = false;
     absl::Time attempt_started;
     absl::Time last_heard = absl::InfinitePast();
     absl::Duration backoff;
@@ -136,6 +135,8 @@ class FleetWatch {
   // Why an agent is not up, never empty.
   std::string Reason(const AgentView& agent, absl::Time now) const;
   size_t Count(AgentState state) const;
+  // Agents an AGENT_STALE line stands for now.
+  size_t CountStale() const;
   size_t Streaming() const;
 
   const CommandContext& ctx_;
@@ -151,6 +152,7 @@ class FleetWatch {
   std::map<std::string, uint64_t> departed_;
   std::map<std::string, FleetView> fleet_;
   size_t connected_ = 0;  // agents holding a connection (file descriptors)
+  size_t updates_since_tick_ = 0;  // counted, not yet in a FLEET line
   bool stopping_ = false;
 
   absl::Mutex mu_;

@@ -21,6 +21,19 @@ std::string JsonLine(const google::protobuf::Message& message) {
   return out;
 }
 
+namespace {
+
+// Columns a cell takes on a terminal, as UTF-8 code points (continuation
+// bytes take none): a node name such as "nœud-1" is 6 wide, not 7. Wide
+// (East Asian) characters are still counted as one.
+size_t DisplayWidth(const std::string& s) {
+  return std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  });
+}
+
+}  // namespace
+
 Table::Table(std::vector<std::string> header) {
   rows_.push_back(std::move(header));
 }
@@ -34,7 +47,7 @@ std::string Table::Render() const {
   for (const auto& row : rows_) {
     if (row.size() > widths.size()) widths.resize(row.size(), 0);
     for (size_t c = 0; c < row.size(); ++c) {
-      widths[c] = std::max(widths[c], row[c].size());
+      widths[c] = std::max(widths[c], DisplayWidth(row[c]));
     }
   }
   std::string out;
@@ -43,7 +56,8 @@ std::string Table::Render() const {
     for (size_t c = 0; c < row.size(); ++c) {
       if (c + 1 < row.size()) {
         absl::StrAppend(&line, row[c],
-                        std::string(widths[c] - row[c].size() + 2, ' '));
+                        std::string(widths[c] - DisplayWidth(row[c]) + 2,
+                                    ' '));
       } else {
         absl::StrAppend(&line, row[c]);
       }
@@ -65,10 +79,13 @@ std::string HumanCount(double value) {
 
 std::string HumanDuration(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return "0s";
-  int64_t s = absl::ToInt64Seconds(d);
+  // Rounded up to the unit shown: a TTL of 1s just after start is "1s",
+  // and "0s" only once it has run out.
+  int64_t s = absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1)));
   if (s < 60) return absl::StrCat(s, "s");
   if (s < 3600) return absl::StrCat(s / 60, "m", s % 60, "s");
-  return absl::StrCat(s / 3600, "h", (s % 3600) / 60, "m");
+  const int64_t m = (s + 59) / 60;
+  return absl::StrCat(m / 60, "h", m % 60, "m");
 }
 
 }  // namespace tally::cli

@@ -21,7 +21,8 @@ class Table {
  public:
   explicit Table(std::vector<std::string> header);
   void AddRow(std::vector<std::string> row);
-  // Columns padded to their widest cell; the last column is not padded.
+  // Columns padded to their widest cell (in UTF-8 code points); the last
+  // column is not padded.
   std::string Render() const;
   bool empty() const { return rows_.size() <= 1; }
 
@@ -31,7 +32,7 @@ class Table {
 
 // "1.2k", "3.4M": compact counts for tables.
 std::string HumanCount(double value);
-// "4m59s"-style, for TTLs.
+// "4m59s"-style, for TTLs: rounded up to the last unit shown.
 std::string HumanDuration(absl::Duration d);
 
 }  // namespace tally::cli

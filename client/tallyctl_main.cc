@@ -190,7 +190,7 @@ int Main(int argc, char** argv) {
   if (command == "watch") return RunWatch(ctx, args);
   std::fprintf(stderr,
                "tallyctl: unknown command '%s'; commands are info, list, "
-               "start, stop, watch (see tallyctl --help)\n",
+               "start, status, stop, watch (see tallyctl --help)\n",
                command.c_str());
   return 1;
 }

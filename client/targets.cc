@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -12,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
@@ -104,6 +106,21 @@ std::vector<AgentTarget> ResolveDns(absl::string_view entry,
 absl::Status ParseEntry(absl::string_view entry, absl::string_view where,
                         int depth, std::vector<AgentTarget>* out);
 
+// "unix:" and PATH with repeated slashes and "." parts taken out, so that
+// spellings of one socket are one agent. ".." stays: through a symbolic
+// link it need not mean the parent.
+std::string NormalUnixTarget(absl::string_view path) {
+  std::vector<absl::string_view> parts;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty() || part == ".") continue;
+    parts.push_back(part);
+  }
+  std::string out = "unix:";
+  if (absl::StartsWith(path, "/")) out += "/";
+  absl::StrAppend(&out, absl::StrJoin(parts, "/"));
+  return out;
+}
+
 absl::Status ParseFile(absl::string_view path, int depth,
                        std::vector<AgentTarget>* out) {
   std::ifstream in{std::string(path)};
@@ -119,10 +136,14 @@ absl::Status ParseFile(absl::string_view path, int depth,
     if (size_t hash = text.find('#'); hash != absl::string_view::npos) {
       text = text.substr(0, hash);
     }
-    text = absl::StripAsciiWhitespace(text);
-    if (text.empty()) continue;
-    RETURN_IF_ERROR(
-        ParseEntry(text, absl::StrCat(path, ":", number), depth + 1, out));
+    // Comma-separated as in --agents, so that a line pasted from there
+    // does not become one bad target hiding the agents on it.
+    for (absl::string_view entry : absl::StrSplit(text, ',')) {
+      entry = absl::StripAsciiWhitespace(entry);
+      if (entry.empty()) continue;
+      RETURN_IF_ERROR(
+          ParseEntry(entry, absl::StrCat(path, ":", number), depth + 1, out));
+    }
   }
   return absl::OkStatus();
 }
@@ -140,7 +161,8 @@ absl::Status ParseEntry(absl::string_view entry, absl::string_view where,
   }
   if (absl::StartsWith(entry, "unix:")) {
     if (entry.size() <= 5) return bad("has no socket path");
-    out->push_back(AgentTarget{std::string(entry), std::string(entry), "", ""});
+    out->push_back(AgentTarget{std::string(entry),
+                               NormalUnixTarget(entry.substr(5)), "", ""});
     return absl::OkStatus();
   }
   if (absl::StartsWith(entry, "dns:")) {
@@ -173,6 +195,14 @@ absl::StatusOr<std::vector<AgentTarget>> ParseAgents(const std::string& spec) {
     if (entry.empty()) continue;
     RETURN_IF_ERROR(ParseEntry(entry, "", 0, &out));
   }
+  // One agent named twice (in a file and on the line, say) is called once:
+  // otherwise it is counted or printed twice, and a second stop fails.
+  std::set<std::string> seen;
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](const AgentTarget& t) {
+                             return !seen.insert(TargetKey(t)).second;
+                           }),
+            out.end());
   if (out.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("no agents given; expected ", kForms));

@@ -4,9 +4,12 @@
 //   unix:PATH          one agent on a unix socket
 //   dns:NAME:PORT      every address NAME resolves to, one agent each (a
 //                      Kubernetes headless Service lists every agent pod)
-//   @FILE              one of the above per line; '#' starts a comment
+//   @FILE              one of the above per line (or several, comma
+//                      separated); '#' starts a comment
 //
-// Several, comma-separated. Default: the local agent's unix socket.
+// Several, comma-separated. Default: the local agent's unix socket. A unix
+// path is normalized (repeated slashes, "." parts), and an address listed
+// twice is one agent.
 #ifndef TALLY_CLIENT_TARGETS_H_
 #define TALLY_CLIENT_TARGETS_H_
 

@@ -4,6 +4,7 @@
 
 #include "client/command.h"
 #include "client/fleet_watch.h"
+#include "common/probe_name.h"
 
 namespace tally::cli {
 namespace {
@@ -22,6 +23,12 @@ int RunWatch(const CommandContext& ctx, const std::vector<std::string>& args) {
   if (!parsed) return 1;
   WatchOptions options;
   options.probes = parsed->positional;
+  // Every agent would refuse a malformed name: say so before connecting.
+  for (const std::string& name : options.probes) {
+    if (absl::Status s = ValidateProbeName(name); !s.ok()) {
+      return UsageError(ctx, "watch", std::string(s.message()));
+    }
+  }
   absl::StatusOr<absl::Duration> interval =
       parsed->GetDuration("interval", absl::Seconds(1));
   absl::StatusOr<uint64_t> top = parsed->GetUint("top", 0, 100);

@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -86,7 +88,10 @@ class WatchRun {
       }
       char buf[4096];
       ssize_t n = read(read_fd_, buf, sizeof(buf));
-      if (n <= 0) return std::nullopt;
+      if (n <= 0) {
+        ended_ = true;
+        return std::nullopt;
+      }
       buffer_.append(buf, n);
     }
   }
@@ -104,6 +109,9 @@ class WatchRun {
     }
     return std::nullopt;
   }
+
+  // Whether the watch closed its output (ended on its own or was stopped).
+  bool ended() const { return ended_; }
 
   // Lines read so far: Until(want, Mark()) then looks only at later ones.
   size_t Mark() const { return seen_.size(); }
@@ -140,6 +148,7 @@ class WatchRun {
   int read_fd_ = -1;
   std::string buffer_;
   std::vector<v1::WatchLine> seen_;
+  bool ended_ = false;
   std::atomic<bool> stop_{false};
   int code_ = -1;
   std::thread thread_;
@@ -293,6 +302,128 @@ TEST_F(FleetWatchTest, HungAgentGoesStaleAndIsKeptApart) {
   EXPECT_EQ(run.Finish(), 0) << run.Stderr();
 }
 
+// FLEET delta is what the UPDATE lines since the previous FLEET line added,
+// for every FLEET line of `probe` in `lines`.
+void ExpectFleetDeltasAreUpdateDeltas(const std::vector<v1::WatchLine>& lines,
+                                      const std::string& probe) {
+  uint64_t since = 0;
+  for (const v1::WatchLine& l : lines) {
+    if (l.probe() != probe) continue;
+    if (l.kind() == v1::WatchLine::UPDATE) since += l.delta();
+    if (l.kind() == v1::WatchLine::FLEET) {
+      EXPECT_EQ(l.delta(), since) << "FLEET total " << l.total();
+      since = 0;
+    }
+  }
+}
+
+// Tester's finding 2: what agents had counted before the watch saw them is
+// in the first FLEET total, not in its delta or rate.
+TEST_F(FleetWatchTest, FirstFrameCountsNoBacklogAsNew) {
+  StartFleet(3);
+  StartProbeEverywhere("p");
+  WatchRun run(Context(All()), Fast());
+  std::optional<v1::WatchLine> first = run.Until([](const v1::WatchLine& l) {
+    return l.kind() == v1::WatchLine::FLEET && l.probe() == "p";
+  });
+  ASSERT_TRUE(first);
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  std::vector<v1::WatchLine> lines = run.Drain();
+  uint64_t backlog = 0;
+  std::set<std::string> seen;
+  for (const v1::WatchLine& l : lines) {
+    if (l.kind() == v1::WatchLine::UPDATE && seen.insert(l.agent()).second) {
+      EXPECT_EQ(l.delta(), 0u) << l.agent() << " total " << l.total();
+      backlog += l.total();
+    }
+    if (l.kind() == v1::WatchLine::FLEET) break;
+  }
+  ASSERT_GT(backlog, 0u);  // the probes counted before the watch began
+  EXPECT_LE(first->delta(), first->total() - backlog);
+  ExpectFleetDeltasAreUpdateDeltas(lines, "p");
+}
+
+// Tester's finding 2: an agent back from a hang brings what it counted
+// meanwhile; that is in the total but not one interval's increase.
+TEST_F(FleetWatchTest, ThawedAgentsBacklogIsNotAnIncrease) {
+  StartFleet(2);
+  StartProbeEverywhere("p");
+  WatchRun run(Context(All()), Fast());
+  ASSERT_TRUE(run.Until([](const v1::WatchLine& l) {
+    return l.kind() == v1::WatchLine::FLEET && l.agents_up() == 2;
+  }));
+  fleet_->Freeze(1);
+  ASSERT_TRUE(run.Until(Kind(v1::WatchLine::AGENT_STALE, fleet_->address(1))));
+  size_t mark = run.Mark();
+  fleet_->Thaw(1);
+  ASSERT_TRUE(
+      run.Until(Kind(v1::WatchLine::AGENT_UP, fleet_->address(1)), mark));
+  std::optional<v1::WatchLine> back = run.Until(
+      [&](const v1::WatchLine& l) {
+        return l.kind() == v1::WatchLine::UPDATE &&
+               l.agent() == fleet_->address(1);
+      },
+      mark);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->delta(), 0u) << "total " << back->total();
+  ASSERT_TRUE(run.Until(
+      [](const v1::WatchLine& l) {
+        return l.kind() == v1::WatchLine::FLEET && l.agents_up() == 2;
+      },
+      mark));
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  ExpectFleetDeltasAreUpdateDeltas(run.Drain(), "p");
+}
+
+// The last FLEET line of `probe` has the sum of every agent's last UPDATE.
+void ExpectLastFleetLineHasEveryUpdate(const std::vector<v1::WatchLine>& lines,
+                                       const std::string& probe) {
+  std::map<std::string, uint64_t> last;
+  std::optional<v1::WatchLine> fleet;
+  for (const v1::WatchLine& l : lines) {
+    if (l.probe() != probe) continue;
+    if (l.kind() == v1::WatchLine::UPDATE) last[l.agent()] = l.total();
+    if (l.kind() == v1::WatchLine::FLEET) fleet = l;
+  }
+  ASSERT_FALSE(last.empty());
+  ASSERT_TRUE(fleet) << "no FLEET line";
+  uint64_t sum = 0;
+  for (const auto& [agent, total] : last) sum += total;
+  EXPECT_EQ(fleet->total(), sum);
+  EXPECT_EQ(lines.back().kind(), v1::WatchLine::FLEET);
+}
+
+// Tester's finding 3: updates after the last interval's FLEET line were
+// never in one when --for ended (here it ends before the first interval).
+TEST_F(FleetWatchTest, ForEndsWithAFleetLineOfEveryUpdate) {
+  StartFleet(2);
+  StartProbeEverywhere("p");
+  WatchOptions o = Fast();
+  o.interval = absl::Seconds(5);
+  o.duration = absl::Milliseconds(700);
+  WatchRun run(Context(All()), o);
+  std::vector<v1::WatchLine> lines = run.Drain();
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  ExpectLastFleetLineHasEveryUpdate(lines, "p");
+}
+
+// ... and when stopped (SIGINT).
+TEST_F(FleetWatchTest, StopEndsWithAFleetLineOfEveryUpdate) {
+  StartFleet(2);
+  StartProbeEverywhere("p");
+  WatchOptions o = Fast();
+  o.interval = absl::Seconds(5);
+  WatchRun run(Context(All()), o);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(run.Until([&](const v1::WatchLine& l) {
+      return l.kind() == v1::WatchLine::UPDATE &&
+             l.agent() == fleet_->address(i);
+    }));
+  }
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
+  ExpectLastFleetLineHasEveryUpdate(run.Drain(), "p");
+}
+
 TEST_F(FleetWatchTest, StaleAgentAtTheEndFailsTheWatchWithItsReason) {
   StartFleet(3);
   WatchRun run(Context(All()), Fast());
@@ -317,6 +448,13 @@ TEST_F(FleetWatchTest, WatchStartedDuringAHangGivesAReason) {
   ASSERT_TRUE(stale);
   EXPECT_THAT(stale->error(), HasSubstr("no answer for"));
   EXPECT_THAT(stale->error(), HasSubstr("most likely hung"));
+  // Tester's finding 4: FLEET lines count it as the AGENT_STALE line says.
+  std::optional<v1::WatchLine> fleet_line = run.Until(
+      [](const v1::WatchLine& l) { return l.kind() == v1::WatchLine::FLEET; },
+      run.Mark());
+  ASSERT_TRUE(fleet_line);
+  EXPECT_EQ(fleet_line->agents_stale(), 1u);
+  EXPECT_EQ(fleet_line->agents_up(), 2u);
   EXPECT_EQ(run.Finish(), 2);
   EXPECT_THAT(run.Stderr(), HasSubstr("2/3 agents ok; " + fleet_->address(0) +
                                       ": DEADLINE_EXCEEDED: no answer for"));
@@ -355,6 +493,41 @@ TEST_F(FleetWatchTest, RestartedAndLateAgentsComeUp) {
       mark));
   EXPECT_EQ(run.Finish(), 0) << run.Stderr();
   EXPECT_THAT(run.Stderr(), HasSubstr("3/3 agents ok"));
+}
+
+// Tester's finding 1: when every agent refuses the request itself
+// (INVALID_ARGUMENT: an interval below their minimum), nothing can heal it,
+// so the watch ends on its own with exit 1 and the agents' words, rather
+// than printing empty FLEET lines until stopped. The agents list is given
+// as --agents is (so a re-read is set up), without --for.
+TEST_F(FleetWatchTest, RequestEveryAgentRefusesEndsTheWatch) {
+  StartFleet(2);
+  WatchOptions o = Fast();
+  o.interval = absl::Milliseconds(50);
+  WatchRun run(Context(All()), o);
+  // Ends within a second or so; 10 s bounds a failure.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (run.Next(deadline)) {
+  }
+  EXPECT_TRUE(run.ended()) << "still watching after every agent refused";
+  EXPECT_EQ(run.Finish(), 1);
+  EXPECT_THAT(run.Stderr(), HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(run.Stderr(), HasSubstr("below the agent's minimum"));
+}
+
+// A probe not started yet (NOT_FOUND) may start any moment: keep retrying.
+TEST_F(FleetWatchTest, ProbeNotFoundIsRetriedUntilItStarts) {
+  StartFleet(2);
+  WatchOptions o = Fast();
+  o.probes = {"later"};
+  WatchRun run(Context(All()), o);
+  ASSERT_TRUE(run.Until(Kind(v1::WatchLine::AGENT_DOWN, fleet_->address(0))));
+  StartProbeEverywhere("later");
+  ASSERT_TRUE(run.Until([](const v1::WatchLine& l) {
+    return l.kind() == v1::WatchLine::FLEET && l.agents_up() == 2 &&
+           l.probe() == "later";
+  }));
+  EXPECT_EQ(run.Finish(), 0) << run.Stderr();
 }
 
 // Finding 7: --for counts from when tallyctl started, not from when the

@@ -33,6 +33,17 @@ TEST(TableTest, EmptyUntilARowIsAdded) {
   EXPECT_FALSE(table.empty());
 }
 
+// Tester's finding 7: padding by bytes misaligned non-ASCII node names.
+TEST(TableTest, NonAsciiCellsArePaddedByCharacters) {
+  Table table({"NODE", "TOTAL"});
+  table.AddRow({"n\u0153ud-\u00e9t\u00e9", "1"});  // 8 characters
+  table.AddRow({"node-ascii", "2"});
+  EXPECT_EQ(table.Render(),
+            "NODE        TOTAL\n"
+            "n\u0153ud-\u00e9t\u00e9    1\n"
+            "node-ascii  2\n");
+}
+
 TEST(TableTest, ColumnsPaddedToWidestCellPlusTwo) {
   Table table({"NODE", "PROBE", "COUNT"});
   table.AddRow({"node-a", "exec", "12"});
@@ -193,8 +204,17 @@ TEST(HumanDurationTest, ZeroAndNegative) {
 TEST(HumanDurationTest, Seconds) {
   EXPECT_EQ(HumanDuration(absl::Seconds(1)), "1s");
   EXPECT_EQ(HumanDuration(absl::Seconds(59)), "59s");
-  EXPECT_EQ(HumanDuration(absl::Milliseconds(59999)), "59s");
-  EXPECT_EQ(HumanDuration(absl::Milliseconds(500)), "0s");
+}
+
+// Tester's finding 7: `--ttl 1s` showed "0s" right after start.
+TEST(HumanDurationTest, RoundsUpToTheUnitShown) {
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(500)), "1s");
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(999)), "1s");
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(59999)), "1m0s");
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(299001)), "5m0s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(3599) + absl::Milliseconds(1)),
+            "1h0m");
+  EXPECT_EQ(HumanDuration(absl::Seconds(3661)), "1h2m");
 }
 
 TEST(HumanDurationTest, MinutesAndSeconds) {
@@ -205,7 +225,7 @@ TEST(HumanDurationTest, MinutesAndSeconds) {
 
 TEST(HumanDurationTest, HoursAndMinutes) {
   EXPECT_EQ(HumanDuration(absl::Hours(1)), "1h0m");
-  EXPECT_EQ(HumanDuration(absl::Seconds(3661)), "1h1m");
+  EXPECT_EQ(HumanDuration(absl::Seconds(3660)), "1h1m");
   EXPECT_EQ(HumanDuration(absl::Hours(25) + absl::Minutes(30)), "25h30m");
 }
 

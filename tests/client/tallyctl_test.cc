@@ -333,6 +333,12 @@ TEST_F(TallyctlFleetTest, BadInputGetsAClearMessageAndExitStatus) {
   RunResult unknown = Ctl({"--agents", Agents(), "frobnicate"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("unknown command 'frobnicate'"));
+  EXPECT_THAT(unknown.err,
+              HasSubstr("commands are info, list, start, status, stop, watch"));
+  // Every agent would refuse it: said before connecting, exit 1.
+  RunResult bad_name = Ctl({"--agents", Agents(), "watch", "bad name!"});
+  EXPECT_EQ(bad_name.exit_code, 1);
+  EXPECT_THAT(bad_name.err, HasSubstr("tallyctl watch: "));
 
   RunResult bad_hook = Ctl({"--agents", Agents(), "start", "bogus:thing"});
   EXPECT_EQ(bad_hook.exit_code, 1);

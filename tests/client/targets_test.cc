@@ -94,6 +94,21 @@ TEST(ParseAgentsTest, UnixSocket) {
               ElementsAre(Literal("unix:/run/tally/tallyd.sock")));
 }
 
+// Tester's finding 5: spellings of one socket path are one agent.
+TEST(ParseAgentsTest, UnixPathsAreNormalizedAndDeduplicated) {
+  std::vector<AgentTarget> targets =
+      MustParse("unix:/tmp/a/1.sock,unix:/tmp/a//1.sock,unix:/tmp/./a/1.sock");
+  ASSERT_THAT(targets, SizeIs(1));
+  EXPECT_EQ(targets[0].grpc_target, "unix:/tmp/a/1.sock");
+  EXPECT_EQ(MustParse("unix://tmp//b.sock")[0].grpc_target, "unix:/tmp/b.sock");
+  EXPECT_EQ(MustParse("unix:rel//c.sock")[0].grpc_target, "unix:rel/c.sock");
+}
+
+TEST(ParseAgentsTest, SameAddressTwiceIsOneAgent) {
+  EXPECT_THAT(MustParse("a:1,b:2,a:1"),
+              ElementsAre(Literal("a:1"), Literal("b:2")));
+}
+
 TEST(ParseAgentsTest, DefaultAgentParses) {
   EXPECT_THAT(MustParse(kDefaultAgent), ElementsAre(Literal(kDefaultAgent)));
 }
@@ -249,10 +264,32 @@ TEST_F(AgentFileTest, FileEntriesMixWithListEntriesInOrder) {
                           Literal("d:4")));
 }
 
+// Allowed, and (tester's finding 5) its agents are one agent each.
 TEST_F(AgentFileTest, SameFileTwiceIsAllowed) {
   std::string path = WriteFile("agents.txt", "b:2\n");
   EXPECT_THAT(MustParse(absl::StrCat("@", path, ",@", path)),
-              ElementsAre(Literal("b:2"), Literal("b:2")));
+              ElementsAre(Literal("b:2")));
+}
+
+// Tester's finding 5: an agent in a file and on the line is called once.
+TEST_F(AgentFileTest, AgentInFileAndOnTheLineIsOneAgent) {
+  std::string path = WriteFile("agents.txt", "unix:/x/1.sock\nb:2\n");
+  EXPECT_THAT(MustParse(absl::StrCat("unix:/x/1.sock,@", path)),
+              ElementsAre(Literal("unix:/x/1.sock"), Literal("b:2")));
+}
+
+// Tester's finding 6: a line with commas is several agents, as on the line.
+TEST_F(AgentFileTest, CommasInALineSeparateAgents) {
+  std::string path = WriteFile("agents.txt", "unix:/a.sock, unix:/b.sock\n");
+  EXPECT_THAT(MustParse(absl::StrCat("@", path)),
+              ElementsAre(Literal("unix:/a.sock"), Literal("unix:/b.sock")));
+}
+
+TEST_F(AgentFileTest, BadEntryAfterACommaNamesFileAndLine) {
+  std::string path = WriteFile("agents.txt", "\na:1,nope\n");
+  EXPECT_THAT(ParseAgents(absl::StrCat("@", path)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(absl::StrCat(path, ":2: 'nope'"))));
 }
 
 TEST_F(AgentFileTest, GarbageLineNamesFileAndLine) {
