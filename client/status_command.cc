@@ -46,14 +46,34 @@ int RunStatus(const CommandContext& ctx, const std::vector<std::string>& args) {
   std::vector<v1::GetInfoResponse> infos;
   std::vector<AgentOutcome> info_outcomes =
       CallEveryAgent(ctx, &AsyncAgent::GetInfo, v1::GetInfoRequest(), &infos);
-  std::vector<v1::ListProbesResponse> lists;
-  std::vector<AgentOutcome> outcomes = CallEveryAgent(
-      ctx, &AsyncAgent::ListProbes, v1::ListProbesRequest(), &lists);
+  // Only agents that answered are asked again: a hung agent costs one
+  // --timeout, not one per call.
+  std::vector<size_t> answered;
+  std::vector<AgentTarget> answered_targets;
+  for (size_t i = 0; i < ctx.targets.size(); ++i) {
+    if (!info_outcomes[i].ok) continue;
+    answered.push_back(i);
+    answered_targets.push_back(ctx.targets[i]);
+  }
+  const v1::ListProbesRequest list_request;
+  std::vector<v1::ListProbesResponse> lists(ctx.targets.size());
+  std::vector<AgentOutcome> list_outcomes =
+      FanOut(answered_targets, ctx.fanout, [&](size_t j, CallDone done) {
+        const size_t i = answered[j];
+        return StartAgentCall(ctx, i, &AsyncAgent::ListProbes, &list_request,
+                              &lists[i], std::move(done));
+      });
+  std::vector<AgentOutcome> outcomes = info_outcomes;
+  for (size_t j = 0; j < answered.size(); ++j) {
+    AgentOutcome& o = outcomes[answered[j]];
+    const std::string node = o.node;  // as GetInfo reported it
+    o = list_outcomes[j];
+    o.node = node;
+  }
 
   std::vector<NodeReport> reports(ctx.targets.size());
   for (size_t i = 0; i < ctx.targets.size(); ++i) {
     // An agent that missed either call is unreachable for this roll-up.
-    if (!info_outcomes[i].ok) outcomes[i] = info_outcomes[i];
     NodeReport& r = reports[i];
     r.agent = ctx.targets[i].label;
     r.node = infos[i].node().empty() ? r.agent : infos[i].node();

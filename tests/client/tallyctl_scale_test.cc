@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -197,6 +199,44 @@ TEST_F(TallyctlScaleTest, HungAgentsFailWithoutHoldingUpTheOthers) {
                  "handshake within 1s: the agent is most likely hung (stopped, "
                  "or stuck) (",
                  kHung, " agents: ")));
+}
+
+// Outside-run finding: `status --timeout 2s` took 4 s against a hung agent
+// (GetInfo, then ListProbes, each waiting out the timeout). An agent that
+// did not answer the first call is not asked again: one connection.
+TEST_F(TallyctlScaleTest, StatusAsksAHungAgentOnlyOnce) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(s, 4), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  // Accepts and never says a word, counting connections.
+  std::atomic<int> accepted{0};
+  std::vector<int> held;
+  std::thread acceptor([&] {
+    while (true) {
+      int c = accept(s, nullptr, nullptr);
+      if (c < 0) return;
+      held.push_back(c);
+      ++accepted;
+    }
+  });
+  RunResult r = Limited(
+      "8192:8192",
+      {"--agents",
+       absl::StrCat("127.0.0.1:", ntohs(addr.sin_port), ",",
+                    fleet_->address(0)),
+       "--timeout", "1s", "status"});
+  shutdown(s, SHUT_RDWR);  // ends the accept
+  acceptor.join();
+  close(s);
+  for (int c : held) close(c);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("1/2 agents ok"));
+  EXPECT_EQ(accepted.load(), 1);
 }
 
 }  // namespace
