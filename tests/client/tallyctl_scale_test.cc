@@ -188,15 +188,17 @@ TEST_F(TallyctlScaleTest, HungAgentsFailWithoutHoldingUpTheOthers) {
       out << fleet_->address(i) << "\n";
     }
   }
+  // Long enough for 100 live stand-ins' TLS under ASan on a busy machine:
+  // what is checked is who fails and why, not how fast.
   RunResult r =
-      Limited("8192:8192", {"--agents", "@" + file, "--timeout", "1s", "list"});
+      Limited("8192:8192", {"--agents", "@" + file, "--timeout", "5s", "list"});
   for (int s : holes) close(s);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(
       r.err, StartsWith(absl::StrCat(
                  kHung, "/", 2 * kHung,
                  " agents ok; DEADLINE_EXCEEDED: connected, but no TLS "
-                 "handshake within 1s: the agent is most likely hung (stopped, "
+                 "handshake within 5s: the agent is most likely hung (stopped, "
                  "or stuck) (",
                  kHung, " agents: ")));
 }
@@ -229,7 +231,7 @@ TEST_F(TallyctlScaleTest, StatusAsksAHungAgentOnlyOnce) {
       {"--agents",
        absl::StrCat("127.0.0.1:", ntohs(addr.sin_port), ",",
                     fleet_->address(0)),
-       "--timeout", "1s", "status"});
+       "--timeout", "5s", "status"});
   shutdown(s, SHUT_RDWR);  // ends the accept
   acceptor.join();
   close(s);
