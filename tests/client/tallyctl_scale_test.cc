@@ -38,6 +38,24 @@ using ::testing::StartsWith;
 
 constexpr int kAgents = 300;
 
+// A listening TCP socket on a free loopback port ("127.0.0.1:PORT" in
+// *address); -1 on failure.
+int ListenOnLoopback(std::string* address) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(s, 4) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (s >= 0) close(s);
+    return -1;
+  }
+  *address = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  return s;
+}
+
 class TallyctlScaleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -175,16 +193,11 @@ TEST_F(TallyctlScaleTest, HungAgentsFailWithoutHoldingUpTheOthers) {
     for (int i = 0; i < kHung; ++i) {
       // Listening, never accepting: the kernel completes TCP, as for a
       // stopped agent.
-      int s = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr = {};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-      ASSERT_EQ(listen(s, 4), 0);
-      socklen_t len = sizeof(addr);
-      getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+      std::string address;
+      int s = ListenOnLoopback(&address);
+      ASSERT_GE(s, 0);
       holes.push_back(s);
-      out << "127.0.0.1:" << ntohs(addr.sin_port) << "\n";
+      out << address << "\n";
       out << fleet_->address(i) << "\n";
     }
   }
@@ -207,14 +220,9 @@ TEST_F(TallyctlScaleTest, HungAgentsFailWithoutHoldingUpTheOthers) {
 // (GetInfo, then ListProbes, each waiting out the timeout). An agent that
 // did not answer the first call is not asked again: one connection.
 TEST_F(TallyctlScaleTest, StatusAsksAHungAgentOnlyOnce) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(s, 4), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string address;
+  int s = ListenOnLoopback(&address);
+  ASSERT_GE(s, 0);
   // Accepts and never says a word, counting connections.
   std::atomic<int> accepted{0};
   std::vector<int> held;
@@ -229,8 +237,7 @@ TEST_F(TallyctlScaleTest, StatusAsksAHungAgentOnlyOnce) {
   RunResult r = Limited(
       "8192:8192",
       {"--agents",
-       absl::StrCat("127.0.0.1:", ntohs(addr.sin_port), ",",
-                    fleet_->address(0)),
+       absl::StrCat(address, ",", fleet_->address(0)),
        "--timeout", "5s", "status"});
   shutdown(s, SHUT_RDWR);  // ends the accept
   acceptor.join();
